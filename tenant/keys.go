@@ -1,0 +1,44 @@
+package tenant
+
+import (
+	"github.com/cockroachdb/cockroachdb-parser/pkg/util/encoding"
+	"github.com/cockroachdb/errors"
+)
+
+// ID identifies a virtual cluster. The system VC is 1; application VCs get ids
+// from 2 up and an id is never reused, even after its VC is dropped, so that a
+// dropped VC's keys can never be mistaken for a new one's.
+type ID uint64
+
+// SystemID is the id of the system virtual cluster.
+const SystemID ID = 1
+
+// prefixByte starts every key of every VC. It is the same marker byte
+// CockroachDB uses for its /Tenant/ prefix, so key dumps read alike.
+const prefixByte = 0xfe
+
+// Prefix returns the key prefix of VC id: the marker byte and the id as an
+// order-preserving unsigned varint. Everything the VC owns (catalog, users,
+// settings, cluster version, table data) lives under this prefix, so the span
+// [Prefix(id), PrefixEnd(id)) is the whole VC and replicating it replicates the
+// VC.
+func Prefix(id ID) []byte {
+	return encoding.EncodeUvarintAscending([]byte{prefixByte}, uint64(id))
+}
+
+// PrefixEnd returns the exclusive end of VC id's span.
+func PrefixEnd(id ID) []byte {
+	return Prefix(id + 1)
+}
+
+// DecodePrefix splits key into its VC id and the rest of the key.
+func DecodePrefix(key []byte) (ID, []byte, error) {
+	if len(key) == 0 || key[0] != prefixByte {
+		return 0, nil, errors.Newf("key %x has no virtual cluster prefix", key)
+	}
+	rest, id, err := encoding.DecodeUvarintAscending(key[1:])
+	if err != nil {
+		return 0, nil, errors.Wrapf(err, "decoding virtual cluster prefix of key %x", key)
+	}
+	return ID(id), rest, nil
+}
