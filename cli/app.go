@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 
 	"github.com/urfave/cli/v2"
 )
@@ -27,11 +28,30 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		ErrWriter: stderr,
 		// Errors are printed once, by Main, with a non-zero exit status.
 		ExitErrHandler: func(*cli.Context, error) {},
-		Commands: []*cli.Command{
-			versionCommand(),
-		},
+		Commands:       commands(),
 	}
 }
+
+// registered holds the constructors of the top-level commands. Each command
+// lives in its own file and registers itself from an init function, so that
+// adding a command never edits a shared list.
+var registered []func() *cli.Command
+
+func register(newCommand func() *cli.Command) {
+	registered = append(registered, newCommand)
+}
+
+// commands builds the top-level commands, sorted by name for `vcdb help`.
+func commands() []*cli.Command {
+	cmds := make([]*cli.Command, 0, len(registered))
+	for _, newCommand := range registered {
+		cmds = append(cmds, newCommand())
+	}
+	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name < cmds[j].Name })
+	return cmds
+}
+
+func init() { register(versionCommand) }
 
 func versionCommand() *cli.Command {
 	return &cli.Command{
