@@ -61,7 +61,9 @@ func getFixtures(t testing.TB) fixtures {
 			func() error { return CreateClient(f.certsDir, f.caKey, "root", testOpts()) },
 			func() error { return CreateClient(f.certsDir, f.caKey, "repl", testOpts()) },
 			func() error { return CreateCA(f.otherDir, f.otherKey, testOpts()) },
-			func() error { return CreateNode(f.otherDir, f.otherKey, []string{"localhost", "127.0.0.1"}, testOpts()) },
+			func() error {
+				return CreateNode(f.otherDir, f.otherKey, []string{"localhost", "127.0.0.1"}, testOpts())
+			},
 			func() error { return CreateClient(f.otherDir, f.otherKey, "root", testOpts()) },
 		} {
 			if fixturesErr = step(); fixturesErr != nil {
