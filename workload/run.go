@@ -134,16 +134,21 @@ func run(ctx context.Context, open openFunc, d Dialect, g Generator, opts RunOpt
 
 	ticker := time.NewTicker(opts.DisplayEvery)
 	defer ticker.Stop()
+	// The measured part starts when the ramp ends, and its timer with it, so
+	// that the summary covers at least --duration.
 	var rampDone, end <-chan time.Time
+	startDuration := func() {
+		if opts.Duration > 0 {
+			t := time.NewTimer(opts.Duration)
+			end = t.C
+		}
+	}
 	if opts.Ramp > 0 {
 		t := time.NewTimer(opts.Ramp)
 		defer t.Stop()
 		rampDone = t.C
-	}
-	if opts.Duration > 0 {
-		t := time.NewTimer(opts.Ramp + opts.Duration)
-		defer t.Stop()
-		end = t.C
+	} else {
+		startDuration()
 	}
 	var repErr error
 loop:
@@ -157,6 +162,7 @@ loop:
 			repErr = errors.CombineErrors(repErr, rep.tick(time.Now(), r.hists.tick(), r.errCount.Load()))
 			rep.endRamp(time.Now(), r.errCount.Load())
 			ticker.Reset(opts.DisplayEvery)
+			startDuration()
 		case <-end:
 			break loop
 		case <-ctx.Done():
