@@ -1,0 +1,358 @@
+package kv
+
+import (
+	"context"
+	"encoding/binary"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/errors"
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// Options configures Open.
+type Options struct {
+	// Dir is the on-disk store directory (ignored when InMemory).
+	Dir string
+	// InMemory keeps the store in Pebble's vfs.NewMem (tests, demos). Syncs
+	// are free there, so durability and group-commit numbers are meaningless.
+	InMemory bool
+	// FS overrides the file system (tests: errorfs); it wins over InMemory.
+	FS vfs.FS
+	// WallClock overrides the clock's wall time source (tests).
+	WallClock func() int64
+	// CheckpointInterval is the rangefeed checkpoint cadence; 0 means
+	// DefaultCheckpointInterval.
+	CheckpointInterval time.Duration
+	// GCInterval is the period of the background MVCC GC pass; 0 means
+	// DefaultGCInterval and a negative value disables background GC (RunGC
+	// still works).
+	GCInterval time.Duration
+	// DefaultGCTTL is the GC TTL of spans without a SetGCTTL configuration;
+	// 0 means DefaultGCTTL (CockroachDB's gc.ttlseconds default of 4h).
+	DefaultGCTTL time.Duration
+	// CacheSize is Pebble's block cache size in bytes; 0 means 64 MiB.
+	CacheSize int64
+	// MemTableSize is Pebble's memtable size in bytes; 0 means Pebble's
+	// default.
+	MemTableSize uint64
+	// DisableSync commits without waiting for the WAL sync. Benchmarks only:
+	// it gives up durability of acknowledged commits.
+	DisableSync bool
+}
+
+// Defaults for Options.
+const (
+	// DefaultCheckpointInterval is short because a standby's replicated time
+	// can trail the primary by no less than the checkpoint cadence.
+	DefaultCheckpointInterval = 5 * time.Millisecond
+	DefaultGCInterval         = 10 * time.Minute
+	DefaultGCTTL              = 4 * time.Hour
+	defaultCacheSize          = 64 << 20
+	// hwmWindow is how far ahead of the wall clock the persisted clock
+	// high-water mark is kept.
+	hwmWindow = int64(10 * time.Second)
+	// maxReadFuture bounds how far ahead of the local wall clock a read
+	// timestamp may be; reading in the future pushes the clock forward.
+	maxReadFuture = int64(10 * time.Second)
+)
+
+// Engine is an MVCC store on Pebble. It is safe for concurrent use.
+//
+// Goroutines: Open starts the clock high-water-mark renewal loop, the
+// rangefeed checkpoint loop and (unless disabled) the GC loop, plus one
+// goroutine per rangefeed subscription. All of them stop on Close, which
+// waits for them before closing Pebble.
+type Engine struct {
+	db        *pebble.DB
+	fs        vfs.FS
+	dir       string
+	opts      Options
+	clock     *Clock
+	writeOpts *pebble.WriteOptions
+
+	// commitMu serializes commit validation with commit timestamp
+	// assignment (see commit.go). It is never held across Pebble writes.
+	commitMu sync.Mutex
+	inflight struct {
+		sync.Mutex
+		// queue holds commits that have a timestamp but are not yet
+		// published to rangefeeds, in timestamp order.
+		queue []*commitEntry
+	}
+	// pending counts commits that have a timestamp but are not applied;
+	// readers skip the in-flight check when it is zero.
+	pending atomic.Int64
+	// publishMu orders deliveries to rangefeeds: popping applied commits
+	// off the queue and appending their events (and checkpoints) to
+	// subscriptions happens under it, so subscribers see timestamp order.
+	publishMu  sync.Mutex
+	publishBuf []*commitEntry
+	feeds      feedRegistry
+
+	gc gcState
+
+	hwm struct {
+		sync.Mutex
+		persisted int64
+	}
+	clockErr atomic.Pointer[error]
+	renewCh  chan struct{}
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	closed atomic.Bool
+}
+
+// Open opens (creating if needed) a store.
+func Open(opts Options) (*Engine, error) {
+	if opts.CheckpointInterval <= 0 {
+		opts.CheckpointInterval = DefaultCheckpointInterval
+	}
+	if opts.GCInterval == 0 {
+		opts.GCInterval = DefaultGCInterval
+	}
+	if opts.DefaultGCTTL <= 0 {
+		opts.DefaultGCTTL = DefaultGCTTL
+	}
+	if opts.CacheSize <= 0 {
+		opts.CacheSize = defaultCacheSize
+	}
+	fs := opts.FS
+	dir := opts.Dir
+	if fs == nil {
+		if opts.InMemory {
+			fs = vfs.NewMem()
+		} else {
+			fs = vfs.Default
+		}
+	}
+	if opts.InMemory && dir == "" {
+		dir = "mem"
+	}
+	if dir == "" {
+		return nil, errors.New("kv: Options.Dir is required for an on-disk store")
+	}
+	cache := pebble.NewCache(opts.CacheSize)
+	defer cache.Unref()
+	popts := &pebble.Options{
+		FS:                 fs,
+		Comparer:           comparer,
+		Cache:              cache,
+		FormatMajorVersion: pebble.FormatNewest,
+		Logger:             quietLogger{},
+	}
+	if opts.MemTableSize > 0 {
+		popts.MemTableSize = opts.MemTableSize
+	}
+	// Bloom filters on prefixes (user keys, thanks to Split) let point reads
+	// skip tables that cannot hold the key.
+	for i := range popts.Levels {
+		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		popts.Levels[i].FilterType = pebble.TableFilter
+	}
+	db, err := pebble.Open(dir, popts)
+	if err != nil {
+		return nil, errors.Wrap(err, "kv: opening pebble")
+	}
+	e := &Engine{
+		db:        db,
+		fs:        fs,
+		dir:       dir,
+		opts:      opts,
+		writeOpts: pebble.Sync,
+		renewCh:   make(chan struct{}, 1),
+	}
+	if opts.DisableSync {
+		e.writeOpts = pebble.NoSync
+	}
+	e.ctx, e.cancel = context.WithCancel(context.Background())
+	e.feeds.init()
+	if err := e.initClock(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	if err := e.gc.load(e); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	e.startLoops()
+	return e, nil
+}
+
+// initClock starts the clock above the persisted high-water mark, so no
+// timestamp handed out before a restart is handed out again.
+func (e *Engine) initClock() error {
+	hwm, err := e.readLocal(localKeyClockHWM)
+	if err != nil {
+		return err
+	}
+	var limit int64
+	if len(hwm) == 8 {
+		limit = int64(binary.BigEndian.Uint64(hwm))
+	} else if hwm != nil {
+		return errors.Newf("kv: malformed clock high-water mark (%d bytes)", len(hwm))
+	}
+	c := NewClock(e.opts.WallClock)
+	c.mu.last = Timestamp{WallTime: limit}
+	c.mu.limit = limit
+	c.window = hwmWindow
+	c.persist = e.persistHWM
+	c.persistErr = func(err error) { e.clockErr.Store(&err) }
+	c.renew = func() {
+		select {
+		case e.renewCh <- struct{}{}:
+		default:
+		}
+	}
+	e.hwm.persisted = limit
+	e.clock = c
+	// Raise the mark before serving anything.
+	c.Now()
+	if p := e.clockErr.Load(); p != nil {
+		return errors.Wrap(*p, "kv: persisting clock high-water mark")
+	}
+	return nil
+}
+
+// persistHWM durably records a clock high-water mark. Marks only move
+// forward on disk even when the renewal loop and a synchronous extension
+// race.
+func (e *Engine) persistHWM(limit int64) error {
+	e.hwm.Lock()
+	defer e.hwm.Unlock()
+	if limit <= e.hwm.persisted {
+		return nil
+	}
+	var buf [8]byte
+	binary.BigEndian.PutUint64(buf[:], uint64(limit))
+	if err := e.db.Set(localKey(localKeyClockHWM), buf[:], pebble.Sync); err != nil {
+		return err
+	}
+	e.hwm.persisted = limit
+	return nil
+}
+
+func (e *Engine) startLoops() {
+	e.wg.Add(2)
+	go func() {
+		defer e.wg.Done()
+		e.renewLoop()
+	}()
+	go func() {
+		defer e.wg.Done()
+		e.checkpointLoop()
+	}()
+	if e.opts.GCInterval > 0 {
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			e.gcLoop()
+		}()
+	}
+}
+
+// renewLoop keeps the clock's persisted high-water mark ahead of the wall
+// clock, so Now rarely has to sync.
+func (e *Engine) renewLoop() {
+	for {
+		select {
+		case <-e.ctx.Done():
+			return
+		case <-e.renewCh:
+		}
+		if target := e.clock.renewalTarget(); target != 0 {
+			if err := e.persistHWM(target); err != nil {
+				e.clockErr.Store(&err)
+				continue
+			}
+			e.clock.raiseLimit(target)
+		}
+	}
+}
+
+// Close stops the engine's goroutines, ends every subscription and closes
+// Pebble. Transactions still open fail afterwards.
+func (e *Engine) Close() error {
+	if !e.closed.CompareAndSwap(false, true) {
+		return ErrClosed
+	}
+	e.cancel()
+	e.feeds.closeAll(ErrClosed)
+	e.wg.Wait()
+	// Wait for commits that already have a timestamp: closing Pebble under
+	// them would fail them after they were promised.
+	e.commitMu.Lock()
+	defer e.commitMu.Unlock()
+	for e.pending.Load() > 0 {
+		_ = e.waitApplied(context.Background(), MaxTimestamp)
+	}
+	return e.db.Close()
+}
+
+// Clock returns the engine's clock.
+func (e *Engine) Clock() *Clock { return e.clock }
+
+// Now is shorthand for e.Clock().Now().
+func (e *Engine) Now() Timestamp { return e.clock.Now() }
+
+// checkOpen returns ErrClosed after Close.
+func (e *Engine) checkOpen() error {
+	if e.closed.Load() {
+		return ErrClosed
+	}
+	return nil
+}
+
+// Local (engine metadata) keys. They are bare engine keys under localPrefix,
+// outside every user span.
+const (
+	localKeyClockHWM   = "clock-hwm"
+	localKeyGCConfig   = "gc-ttl/"
+	localKeyProtected  = "pts/"
+	localKeyThresholds = "gc-thresholds"
+)
+
+func localKey(name string) []byte {
+	k := make([]byte, 0, len(name)+2)
+	k = append(k, localPrefix)
+	k = append(k, name...)
+	return append(k, sentinel)
+}
+
+// localSpanFor returns the engine-key bounds of local keys starting with
+// name.
+func localSpanFor(name string) (lower, upper []byte) {
+	lower = append([]byte{localPrefix}, name...)
+	upper = PrefixEnd(lower)
+	return lower, upper
+}
+
+// readLocal returns a copy of a local key's value, or nil.
+func (e *Engine) readLocal(name string) ([]byte, error) {
+	v, closer, err := e.db.Get(localKey(name))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer closer.Close()
+	return append([]byte{}, v...), nil
+}
+
+// quietLogger drops Pebble's informational messages, which are noise in tests
+// and in the server log, and keeps errors.
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...interface{}) {}
+func (quietLogger) Errorf(format string, args ...interface{}) {
+	pebble.DefaultLogger.Errorf(format, args...)
+}
+func (quietLogger) Fatalf(format string, args ...interface{}) {
+	pebble.DefaultLogger.Fatalf(format, args...)
+}
