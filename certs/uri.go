@@ -3,11 +3,13 @@ package certs
 import (
 	"net"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/cockroachdb/errors"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -248,7 +250,8 @@ func (u *URI) PGConnConfig() (*pgconn.Config, error) {
 	// variables and ~/.pgpass cannot change where or how vcdb connects.
 	cfg, err := pgconn.ParseConfig("host=localhost port=26257 user=root password=x sslmode=disable " +
 		"connect_timeout=0 target_session_attrs=any sslnegotiation=postgres sslcertmode=allow " +
-		"min_protocol_version=3.0 max_protocol_version=3.0 channel_binding=prefer")
+		"min_protocol_version=3.0 max_protocol_version=3.0 channel_binding=prefer " +
+		"sslrootcert='' sslcert='' sslkey='' sslpassword='' require_auth='' options='' application_name=''")
 	if err != nil {
 		return nil, errors.Wrap(err, "building the connection configuration")
 	}
@@ -284,4 +287,90 @@ func redactURLError(err error) string {
 		msg = msg[:i]
 	}
 	return strings.TrimSuffix(msg, ":")
+}
+
+// ParsePGXConfig is ParseURI for users of pgx's Conn API (the workload and
+// the replication client): the returned configuration carries exactly the
+// pgconn settings ParseURI builds, and pgx's own defaults otherwise.
+func ParsePGXConfig(uri string) (*pgx.ConnConfig, error) {
+	pc, err := ParseURI(uri)
+	if err != nil {
+		return nil, err
+	}
+	// pgx, like pgconn, insists on configs made by its ParseConfig; the
+	// pgconn part is then replaced whole.
+	cfg, err := pgx.ParseConfig("host=localhost port=26257 user=root password=x sslmode=disable")
+	if err != nil {
+		return nil, errors.Wrap(err, "building the connection configuration")
+	}
+	cfg.Config = *pc
+	return cfg, nil
+}
+
+// hostInAuthorityRE matches host names that can stand in a URI's authority
+// as they are; anything else (a Unix socket directory, say) goes into the
+// host parameter.
+var hostInAuthorityRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.\-_]*$`)
+
+// String formats the URI canonically; ParseURIFields(u.String()) gives u
+// back. It includes the password and certificate material: see Redacted.
+func (u *URI) String() string {
+	q := url.Values{}
+	for k, v := range u.RuntimeParams {
+		q.Set(k, v)
+	}
+	out := url.URL{Scheme: "postgresql"}
+	port := strconv.Itoa(int(u.Port))
+	switch {
+	case net.ParseIP(u.Host) != nil:
+		out.Host = net.JoinHostPort(u.Host, port)
+	case hostInAuthorityRE.MatchString(u.Host):
+		out.Host = u.Host + ":" + port
+	default:
+		q.Set("host", u.Host)
+		q.Set("port", port)
+	}
+	if u.Password != "" {
+		out.User = url.UserPassword(u.User, u.Password)
+	} else {
+		out.User = url.User(u.User)
+	}
+	if u.Database != "" {
+		if strings.Contains(u.Database, "/") {
+			q.Set("dbname", u.Database)
+		} else {
+			out.Path = "/" + u.Database
+		}
+	}
+	q.Set("sslmode", u.SSLMode)
+	if u.SSLInline {
+		q.Set("sslinline", "true")
+	}
+	for k, v := range map[string]string{"sslrootcert": u.RootCert, "sslcert": u.Cert, "sslkey": u.Key} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if u.ConnectTimeout != 0 {
+		q.Set("connect_timeout", strconv.Itoa(int(u.ConnectTimeout/time.Second)))
+	}
+	out.RawQuery = q.Encode()
+	return out.String()
+}
+
+// Redacted is String with the password and inline certificate material
+// replaced, for display (the shell's welcome message, logs, SHOW output).
+func (u *URI) Redacted() string {
+	r := *u
+	if r.Password != "" {
+		r.Password = "redacted"
+	}
+	if r.SSLInline {
+		for _, p := range []*string{&r.RootCert, &r.Cert, &r.Key} {
+			if *p != "" {
+				*p = "redacted"
+			}
+		}
+	}
+	return r.String()
 }
