@@ -8,6 +8,7 @@ import (
 	"github.com/cockroachdb/errors"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/vcdb/vcdb/certs"
 )
 
 // DefaultURL is the server a workload connects to when no URL is given:
@@ -63,15 +64,13 @@ func NewConnector(urls []string, method string) (*Connector, error) {
 	return c, nil
 }
 
-// parseURL turns a connection URI into a pgx configuration.
-//
-// TODO(workload): parse with the certs package's URI parser once it exists,
-// so that sslinline=true URIs (inline PEM certificates, as `vcdb encode-uri
-// --inline` prints them) work here too. pgx already accepts the rest,
-// including options=-ccluster=NAME, which it passes to the server as the
-// startup `options` parameter.
+// parseURL turns a connection URI into a pgx configuration with the
+// project's one URI parser (certs.ParsePGXConfig): it handles
+// sslinline=true URIs with inline PEM certificates, as `vcdb encode-uri
+// --inline` prints them, and options=-ccluster=NAME written with or without
+// escaping.
 func parseURL(u string) (*pgx.ConnConfig, error) {
-	cfg, err := pgx.ParseConfig(u)
+	cfg, err := certs.ParsePGXConfig(u)
 	if err != nil {
 		return nil, errors.Wrapf(err, "parsing connection URL")
 	}
