@@ -199,12 +199,12 @@ func (e *Engine) publish() {
 		e.inflight.queue = q[:0]
 	}
 	e.inflight.Unlock()
-	if !e.feeds.active() {
-		return
-	}
-	for _, ce := range e.publishBuf {
-		if !ce.failed {
-			e.feeds.publishCommit(ce)
+	if e.feeds.active() {
+		e.publishSubs = e.feeds.snapshot(e.publishSubs)
+		for _, ce := range e.publishBuf {
+			if !ce.failed {
+				e.feeds.publishCommit(ce, e.publishSubs)
+			}
 		}
 	}
 	for i := range e.publishBuf {
@@ -250,6 +250,11 @@ func (e *Engine) waitApplied(ctx context.Context, ts Timestamp) error {
 func (e *Engine) validateLocked(readTS Timestamp, reads *readSet) error {
 	if reads.empty() {
 		return nil
+	}
+	// Under commitMu, so a GC pass cannot raise the threshold (and start
+	// deleting versions this validation needs) in the middle.
+	if err := e.gc.checkReads(reads, readTS); err != nil {
+		return err
 	}
 	e.inflight.Lock()
 	for _, ce := range e.inflight.queue {

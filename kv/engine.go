@@ -68,6 +68,7 @@ const (
 // waits for them before closing Pebble.
 type Engine struct {
 	db        *pebble.DB
+	popts     *pebble.Options
 	fs        vfs.FS
 	dir       string
 	opts      Options
@@ -90,7 +91,8 @@ type Engine struct {
 	// off the queue and appending their events (and checkpoints) to
 	// subscriptions happens under it, so subscribers see timestamp order.
 	publishMu  sync.Mutex
-	publishBuf []*commitEntry
+	publishBuf  []*commitEntry
+	publishSubs []*Subscription
 	feeds      feedRegistry
 
 	gc gcState
@@ -155,12 +157,14 @@ func Open(opts Options) (*Engine, error) {
 		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 		popts.Levels[i].FilterType = pebble.TableFilter
 	}
+	popts.EnsureDefaults()
 	db, err := pebble.Open(dir, popts)
 	if err != nil {
 		return nil, errors.Wrap(err, "kv: opening pebble")
 	}
 	e := &Engine{
 		db:        db,
+		popts:     popts,
 		fs:        fs,
 		dir:       dir,
 		opts:      opts,

@@ -113,3 +113,5 @@ func sp(a, b string) Span {
 	}
 	return Span{Key: []byte(a), EndKey: []byte(b)}
 }
+
+func errorf(format string, args ...interface{}) error { return fmt.Errorf(format, args...) }

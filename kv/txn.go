@@ -228,9 +228,6 @@ func (t *Txn) Commit(ctx context.Context) (Timestamp, error) {
 	if len(writes) == 0 {
 		return t.readTS, nil
 	}
-	if err := t.e.gc.checkReads(&t.reads, t.readTS); err != nil {
-		return Timestamp{}, err
-	}
 	return t.e.commit(ctx, t.readTS, &t.reads, writes)
 }
 
