@@ -250,13 +250,13 @@ func createLeaf(certsDir, caKeyPath string, opts Options, spec leafSpec) error {
 
 	now := opts.now()
 	notAfter := now.Add(lifetime)
-	if notAfter.After(caCert.NotAfter) {
-		return errors.Newf("the requested lifetime ends %s, after the CA certificate expires (%s); use a shorter --lifetime",
-			notAfter.UTC().Format(time.RFC3339), caCert.NotAfter.UTC().Format(time.RFC3339))
-	}
 	if now.Before(caCert.NotBefore) || now.After(caCert.NotAfter) {
 		return errors.Newf("the CA certificate is not valid now (valid %s to %s)",
 			caCert.NotBefore.UTC().Format(time.RFC3339), caCert.NotAfter.UTC().Format(time.RFC3339))
+	}
+	if notAfter.After(caCert.NotAfter) {
+		return errors.Newf("the requested lifetime ends %s, after the CA certificate expires (%s); use a shorter --lifetime",
+			notAfter.UTC().Format(time.RFC3339), caCert.NotAfter.UTC().Format(time.RFC3339))
 	}
 	key, err := rsa.GenerateKey(rand.Reader, size)
 	if err != nil {

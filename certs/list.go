@@ -126,7 +126,12 @@ func inspectPair(
 	if roots == nil {
 		problem("no " + CACertFilename + " to verify against")
 	} else if err := verifyLeaf(leaf, certs[1:], roots, now); err != nil {
-		problem("not signed by a CA in " + CACertFilename + ": " + err.Error())
+		var unknown x509.UnknownAuthorityError
+		if errors.As(err, &unknown) {
+			problem("not signed by a CA in " + CACertFilename)
+		} else {
+			problem("does not verify against " + CACertFilename + ": " + err.Error())
+		}
 	}
 	keyPath := filepath.Join(dir, keyFile)
 	if _, err := os.Stat(keyPath); err != nil {

@@ -44,9 +44,7 @@ func checkKeyMode(perm os.FileMode, ownerUID, currentUID int) error {
 		return nil
 	case ownerUID != currentUID && ownerUID != 0:
 		return errors.Newf("is owned by uid %d, not by the current user (uid %d) or root", ownerUID, currentUID)
-	case ownerUID == 0:
-		return errors.Newf("has permissions %#o; a key owned by root must be 0640 (or 0740) or stricter", perm)
 	default:
-		return errors.Newf("has permissions %#o; it must be 0600 (or 0700) or stricter, or 0640 owned by root", perm)
+		return errors.Newf("has permissions %#o; a key must be 0600 (or 0700, 0400), or 0640 (or 0740) when owned by root", perm)
 	}
 }
