@@ -33,13 +33,18 @@ func (d Dialect) String() string {
 
 // Detect asks the server which dialect it speaks. A server that reports a
 // crdb_version status parameter at startup, or whose version() names
-// CockroachDB or vcdb, speaks Cockroach; anything else is PostgreSQL.
+// CockroachDB or vcdb, speaks Cockroach; so does one that rejects version()
+// with an SQL error, since every PostgreSQL has it. Anything else is
+// PostgreSQL.
 func Detect(ctx context.Context, conn *pgx.Conn) (Dialect, error) {
 	if conn.PgConn().ParameterStatus("crdb_version") != "" {
 		return Cockroach, nil
 	}
 	var v string
-	if err := conn.QueryRow(ctx, "SELECT version()").Scan(&v); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT version()", pgx.QueryExecModeSimpleProtocol).Scan(&v); err != nil {
+		if sqlState(err) != "" {
+			return Cockroach, nil
+		}
 		return 0, errors.Wrap(err, "detecting the server's dialect")
 	}
 	lv := strings.ToLower(v)

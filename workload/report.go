@@ -236,12 +236,12 @@ func (r *reporter) summary(now time.Time, errors int64) (Summary, error) {
 			return err
 		}
 		for _, s := range rows {
-			name := s.Name
-			if name == ResultName {
-				name = ""
+			line := fmt.Sprintf("%7.1fs %8d %14d %14.1f %8.2f %8.2f %8.2f %8.2f %8.2f",
+				secs, sum.Errors, s.Ops, s.OpsPerSec, s.MeanMs, s.P50Ms, s.P95Ms, s.P99Ms, s.MaxMs)
+			if s.Name != ResultName {
+				line += "  " + s.Name
 			}
-			if _, err := fmt.Fprintf(r.out, "%7.1fs %8d %14d %14.1f %8.2f %8.2f %8.2f %8.2f %8.2f  %s\n",
-				secs, sum.Errors, s.Ops, s.OpsPerSec, s.MeanMs, s.P50Ms, s.P95Ms, s.P99Ms, s.MaxMs, name); err != nil {
+			if _, err := fmt.Fprintln(r.out, line); err != nil {
 				return err
 			}
 		}
