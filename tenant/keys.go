@@ -42,3 +42,28 @@ func DecodePrefix(key []byte) (ID, []byte, error) {
 	}
 	return ID(id), rest, nil
 }
+
+// MetaKind names a keyspace of system metadata kept in the system VC's span
+// outside the SQL catalog: keys Prefix(SystemID) + kind + .... The SQL catalog
+// encodes its table ids as ascending uvarints, whose first byte is at least
+// 0x88, so kinds below 0x80 can never collide with SQL data.
+type MetaKind byte
+
+// Metadata keyspaces of the system VC.
+const (
+	// MetaRecords holds the VC records (store.go) and the id sequence.
+	MetaRecords MetaKind = 0x02
+	// MetaReplication holds replication producer and consumer jobs (package
+	// replication).
+	MetaReplication MetaKind = 0x03
+	// MetaExternalConnections holds CREATE EXTERNAL CONNECTION records.
+	MetaExternalConnections MetaKind = 0x04
+	// MetaCluster holds physical-cluster facts: the cluster id, the store's
+	// binary version.
+	MetaCluster MetaKind = 0x05
+)
+
+// MetaPrefix returns the prefix of the system metadata keyspace kind.
+func MetaPrefix(kind MetaKind) []byte {
+	return append(Prefix(SystemID), byte(kind))
+}

@@ -3,6 +3,8 @@ package tenant
 import (
 	"bytes"
 	"testing"
+
+	"github.com/cockroachdb/cockroachdb-parser/pkg/util/encoding"
 )
 
 func TestPrefixOrderAndRoundTrip(t *testing.T) {
@@ -24,5 +26,17 @@ func TestPrefixOrderAndRoundTrip(t *testing.T) {
 	}
 	if _, _, err := DecodePrefix([]byte("x")); err == nil {
 		t.Fatal("expected an error for a key without a VC prefix")
+	}
+}
+
+func TestMetaPrefixBelowSQLKeys(t *testing.T) {
+	// The SQL catalog's smallest key component is an ascending uvarint; every
+	// metadata prefix must sort below it and inside the system VC's span.
+	sqlStart := encoding.EncodeUvarintAscending(Prefix(SystemID), 0)
+	for _, k := range []MetaKind{MetaRecords, MetaReplication, MetaExternalConnections, MetaCluster} {
+		p := MetaPrefix(k)
+		if bytes.Compare(p, sqlStart) >= 0 || bytes.Compare(p, Prefix(SystemID)) <= 0 {
+			t.Fatalf("meta prefix %x not between the system prefix and SQL keys", p)
+		}
 	}
 }
