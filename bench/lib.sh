@@ -122,52 +122,61 @@ pg_psql() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h $HOST -p "$PG_PORT" -U pos
 
 # --- vcdb ---------------------------------------------------------------------
 
-VCDB_PID=
-# vcdb_start starts a single node on a fresh store and waits (bounded, 60 s)
-# until it answers SQL. Its commits are durable: the Pebble WAL is synced
-# before a commit is acknowledged (DESIGN.md), as PostgreSQL's are with
-# synchronous_commit=on.
-vcdb_start() {
+# Nodes this script started, by name: pid, and their log files. The
+# single-node benchmark uses one node, "main"; the replication benchmarks
+# start a primary and a standby the same way.
+declare -A VCDB_PIDS=()
+
+# vcdb_start_node NAME SQL_PORT HTTP_PORT STORE [FLAGS...] starts a vcdb node
+# on a fresh store and waits (bounded, 60 s) until it answers SQL as root.
+vcdb_start_node() {
+  local name=$1 port=$2 http=$3 store=$4; shift 4
   [ -x "$VCDB" ] || die "$VCDB is missing: run make build"
-  vcdb_stop
-  rm -rf "$VCDB_STORE"
+  vcdb_stop_node "$name"
+  rm -rf "$store"
   mkdir -p "$BENCH_WORK"
-  "$VCDB" start-single-node --insecure --store="$VCDB_STORE" \
-    --listen-addr=$HOST:"$VCDB_PORT" --http-addr=$HOST:"$VCDB_HTTP_PORT" \
-    > "$BENCH_WORK/vcdb.log" 2>&1 &
-  VCDB_PID=$!
-  local i
+  "$VCDB" start-single-node --insecure --store="$store" \
+    --listen-addr=$HOST:"$port" --http-addr=$HOST:"$http" "$@" \
+    > "$BENCH_WORK/vcdb-$name.log" 2>&1 &
+  VCDB_PIDS[$name]=$!
+  local i url="postgresql://root@$HOST:$port/defaultdb?sslmode=disable"
   for i in $(seq 1 600); do
-    if "$PGBIN/psql" -X -q -At "$VCDB_URL" -c "SELECT 1" >/dev/null 2>&1; then return 0; fi
-    if ! kill -0 "$VCDB_PID" 2>/dev/null; then
-      tail -20 "$BENCH_WORK/vcdb.log" >&2; die "vcdb exited during start-up"
+    if "$PGBIN/psql" -X -q -At "$url" -c "SELECT 1" >/dev/null 2>&1; then return 0; fi
+    if ! kill -0 "${VCDB_PIDS[$name]}" 2>/dev/null; then
+      tail -20 "$BENCH_WORK/vcdb-$name.log" >&2; die "vcdb node $name exited during start-up"
     fi
     sleep 0.1
   done
-  tail -20 "$BENCH_WORK/vcdb.log" >&2
-  die "vcdb did not accept SQL within 60 s"
+  tail -20 "$BENCH_WORK/vcdb-$name.log" >&2
+  die "vcdb node $name did not accept SQL within 60 s"
 }
 
-# vcdb_stop stops the node this script started: SIGTERM, then SIGKILL after
-# 30 s.
-vcdb_stop() {
-  [ -n "$VCDB_PID" ] || return 0
-  if kill -0 "$VCDB_PID" 2>/dev/null; then
-    kill -TERM "$VCDB_PID" 2>/dev/null || true
-    local i
-    for i in $(seq 1 300); do kill -0 "$VCDB_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$VCDB_PID" 2>/dev/null && kill -KILL "$VCDB_PID" 2>/dev/null || true
+# vcdb_stop_node NAME stops a node this script started: SIGTERM, then
+# SIGKILL after 30 s.
+vcdb_stop_node() {
+  local pid=${VCDB_PIDS[$1]:-} i
+  [ -n "$pid" ] || return 0
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
   fi
-  wait "$VCDB_PID" 2>/dev/null || true
-  VCDB_PID=
+  wait "$pid" 2>/dev/null || true
+  unset "VCDB_PIDS[$1]"
 }
 
-# vcdb_pids prints the pid of our vcdb node (for CPU accounting).
-vcdb_pids() { [ -n "$VCDB_PID" ] && echo "$VCDB_PID" || true; }
+# vcdb_start starts the benchmark's node. Its commits are durable: the
+# Pebble WAL is synced before a commit is acknowledged (DESIGN.md), as
+# PostgreSQL's are with synchronous_commit=on.
+vcdb_start() { vcdb_start_node main "$VCDB_PORT" "$VCDB_HTTP_PORT" "$VCDB_STORE"; }
+
+# vcdb_pids prints the pids of our vcdb nodes (for CPU accounting).
+vcdb_pids() { echo "${VCDB_PIDS[@]}"; }
 pg_pids() { [ -f "$PGDATA_DIR/data/postmaster.pid" ] && head -1 "$PGDATA_DIR/data/postmaster.pid" || true; }
 
 bench_cleanup() {
-  vcdb_stop
+  local n
+  for n in "${!VCDB_PIDS[@]}"; do vcdb_stop_node "$n"; done
   [ "${PG_STARTED:-0}" = 1 ] && pg_stop
   return 0
 }
