@@ -216,3 +216,42 @@ func TestRunRejectsNoConcurrency(t *testing.T) {
 		t.Fatal("want an error for --concurrency=0")
 	}
 }
+
+// TestRunReconnects checks that, with --tolerate-errors, workers whose
+// connections could not be opened keep trying (counting each failure) and
+// then run; without it, the first failure ends the run before it starts.
+func TestRunReconnects(t *testing.T) {
+	defer leaktest.AfterTest(t)()
+	var opens atomic.Int64
+	errDown := errors.New("server down")
+	flaky := func(context.Context) (*pgx.Conn, error) {
+		if opens.Add(1) <= 3 {
+			return nil, errDown
+		}
+		return nil, nil
+	}
+	var out bytes.Buffer
+	g := &fakeGen{opTime: time.Millisecond}
+	sum, err := run(context.Background(), flaky, Cockroach, g,
+		RunOptions{Concurrency: 2, Duration: time.Second, TolerateErrors: true, Out: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first two opens (before the clock starts) fail uncounted, as do
+	// the reconnects until the third open; then both workers run.
+	if sum.Errors < 1 || sum.Errors > 3 || sum.Total.Ops == 0 {
+		t.Fatalf("errors %d, ops %d", sum.Errors, sum.Total.Ops)
+	}
+	g.mu.Lock()
+	started := len(g.mu.starts)
+	g.mu.Unlock()
+	if started != 2 {
+		t.Fatalf("%d workers ran, want 2", started)
+	}
+
+	opens.Store(0)
+	if _, err := run(context.Background(), flaky, Cockroach, &fakeGen{},
+		RunOptions{Concurrency: 2, Duration: time.Second, Out: &out}); !errors.Is(err, errDown) {
+		t.Fatalf("without --tolerate-errors: want the connection error, got %v", err)
+	}
+}
