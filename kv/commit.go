@@ -134,6 +134,9 @@ func (e *Engine) commit(ctx context.Context, readTS Timestamp, reads *readSet, w
 	e.commitMu.Unlock()
 
 	err := e.applyBatch(ce)
+	if err != nil {
+		e.poisoned.CompareAndSwap(nil, &err)
+	}
 	e.finish(ce, err)
 	if err != nil {
 		return Timestamp{}, errors.Wrap(err, "kv: commit")

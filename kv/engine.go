@@ -90,10 +90,10 @@ type Engine struct {
 	// publishMu orders deliveries to rangefeeds: popping applied commits
 	// off the queue and appending their events (and checkpoints) to
 	// subscriptions happens under it, so subscribers see timestamp order.
-	publishMu  sync.Mutex
+	publishMu   sync.Mutex
 	publishBuf  []*commitEntry
 	publishSubs []*Subscription
-	feeds      feedRegistry
+	feeds       feedRegistry
 
 	gc gcState
 
@@ -102,6 +102,13 @@ type Engine struct {
 		persisted int64
 	}
 	clockErr atomic.Pointer[error]
+	// poisoned is set when a commit's WAL write or sync failed. Pebble may
+	// already have made that batch visible, so serving reads afterwards
+	// could expose data that a crash would lose; every later operation
+	// fails instead, and reopening the store recovers what is durable.
+	// (Pebble v2 itself ends the process on a WAL write or sync failure;
+	// this guards any commit error that reaches us.)
+	poisoned atomic.Pointer[error]
 	renewCh  chan struct{}
 
 	ctx    context.Context
@@ -308,6 +315,9 @@ func (e *Engine) Now() Timestamp { return e.clock.Now() }
 func (e *Engine) checkOpen() error {
 	if e.closed.Load() {
 		return ErrClosed
+	}
+	if p := e.poisoned.Load(); p != nil {
+		return errors.Wrap(*p, "kv: engine failed after a storage error; reopen it")
 	}
 	return nil
 }

@@ -302,7 +302,11 @@ func (e *Engine) WriteVersions(ctx context.Context, versions []Version) error {
 		}
 	}
 	e.clock.Update(maxTS)
-	return b.Commit(e.writeOpts)
+	if err := b.Commit(e.writeOpts); err != nil {
+		e.poisoned.CompareAndSwap(nil, &err)
+		return err
+	}
+	return nil
 }
 
 // ClearRange physically removes every version in span (DROP VIRTUAL
