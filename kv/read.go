@@ -159,15 +159,17 @@ func (e *Engine) scanAt(s Span, ts Timestamp, opts ScanOptions, wb *writeBuffer)
 		limited := (opts.MaxRows > 0 && len(res.KVs) >= opts.MaxRows) ||
 			(opts.MaxBytes > 0 && len(res.KVs) > 0 && bytesSoFar+size > opts.MaxBytes)
 		if limited {
-			// key is the first row not returned.
+			// key is the first row not returned. The covered span includes
+			// it: the caller observed that it exists (a non-nil resume
+			// span), so a transaction must fail if it disappears.
 			if !opts.Reverse {
 				rk := append([]byte(nil), key...)
 				res.ResumeSpan = &Span{Key: rk, EndKey: s.EndKey}
-				covered = Span{Key: s.Key, EndKey: rk}
+				covered = Span{Key: s.Key, EndKey: keyNext(rk)}
 			} else {
 				last := res.KVs[len(res.KVs)-1].Key
 				res.ResumeSpan = &Span{Key: s.Key, EndKey: last}
-				covered = Span{Key: last, EndKey: s.EndKey}
+				covered = Span{Key: append([]byte(nil), key...), EndKey: s.EndKey}
 			}
 			break
 		}

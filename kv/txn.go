@@ -235,11 +235,14 @@ func (t *Txn) Commit(ctx context.Context) (Timestamp, error) {
 func (t *Txn) Rollback() { t.done = true }
 
 // writeBuffer holds a transaction's writes as an append-only log (for
-// savepoints) indexed by key, plus the keys in sorted order for scans.
+// savepoints) indexed by key, plus the keys in sorted order for scans. Small
+// buffers (the common single-row transaction) find keys by scanning the log
+// and build the index only when they grow, which saves a map per
+// transaction.
 type writeBuffer struct {
 	log []bufEntry
 	// latest maps a key to the index of its newest log entry, or -1 when
-	// its writes were rolled back.
+	// its writes were rolled back. It is nil while the buffer is small.
 	latest map[string]int32
 	// order holds every key ever written; order[:sorted] is sorted, the
 	// tail is sorted and merged in lazily by the next scan.
@@ -248,45 +251,94 @@ type writeBuffer struct {
 	arena  []byte
 }
 
+// smallBuffer is the number of distinct keys up to which writeBuffer works
+// without its index.
+const smallBuffer = 8
+
 type bufEntry struct {
 	key       string
 	kb        []byte // key as bytes (arena), so scans need not convert
 	value     []byte
 	tombstone bool
-	prev      int32 // index of the previous entry for key, or -1
+	prev      int32 // index of the previous entry for key, or -1 (indexed mode)
+}
+
+// latestIdx returns the index of key's newest surviving log entry, or -1.
+func (b *writeBuffer) latestIdx(key string) int32 {
+	if b.latest != nil {
+		if i, ok := b.latest[key]; ok {
+			return i
+		}
+		return -1
+	}
+	for i := len(b.log) - 1; i >= 0; i-- {
+		if b.log[i].key == key {
+			return int32(i)
+		}
+	}
+	return -1
+}
+
+// known reports whether key is in order (written at some point).
+func (b *writeBuffer) known(key []byte) bool {
+	if b.latest != nil {
+		_, ok := b.latest[string(key)]
+		return ok
+	}
+	for _, k := range b.order {
+		if k == string(key) {
+			return true
+		}
+	}
+	return false
 }
 
 func (b *writeBuffer) put(key, value []byte, tombstone bool) {
-	if b.latest == nil {
-		b.latest = make(map[string]int32)
-	}
-	prev, seen := b.latest[string(key)]
 	var k string
 	var kb []byte
-	switch {
-	case seen && prev >= 0:
-		k, kb = b.log[prev].key, b.log[prev].kb
-	case seen:
-		k, kb = string(key), b.copy(key)
-	default:
+	prev := int32(-1)
+	if b.known(key) {
+		if i := b.latestIdx(string(key)); i >= 0 {
+			k, kb, prev = b.log[i].key, b.log[i].kb, i
+		} else {
+			k, kb = string(key), b.copy(key)
+		}
+	} else {
 		k, kb = string(key), b.copy(key)
 		b.order = append(b.order, k)
-		prev = -1
 	}
 	var v []byte
 	if !tombstone {
 		v = b.copy(value)
 	}
-	b.latest[k] = int32(len(b.log))
+	idx := int32(len(b.log))
 	b.log = append(b.log, bufEntry{key: k, kb: kb, value: v, tombstone: tombstone, prev: prev})
+	if b.latest != nil {
+		b.latest[k] = idx
+	} else if len(b.order) > smallBuffer {
+		b.buildIndex()
+	}
+}
+
+// buildIndex switches to indexed mode: it computes prev links and the map.
+func (b *writeBuffer) buildIndex() {
+	b.latest = make(map[string]int32, 2*len(b.order))
+	for _, k := range b.order {
+		b.latest[k] = -1
+	}
+	for i := range b.log {
+		e := &b.log[i]
+		e.prev = b.latest[e.key]
+		b.latest[e.key] = int32(i)
+	}
 }
 
 // copy copies p into the buffer's arena.
 func (b *writeBuffer) copy(p []byte) []byte {
 	if cap(b.arena)-len(b.arena) < len(p) {
 		c := 2 * cap(b.arena)
-		if c < 1024 {
-			c = 1024
+		if c < 256 {
+			c = 256
 		}
 		if c > 1<<20 {
 			c = 1 << 20
@@ -302,16 +354,18 @@ func (b *writeBuffer) copy(p []byte) []byte {
 }
 
 func (b *writeBuffer) get(key []byte) (*bufEntry, bool) {
-	i, ok := b.latest[string(key)]
-	if !ok || i < 0 {
+	i := b.latestIdx(string(key))
+	if i < 0 {
 		return nil, false
 	}
 	return &b.log[i], true
 }
 
 func (b *writeBuffer) rollbackTo(n int) {
-	for i := len(b.log) - 1; i >= n; i-- {
-		b.latest[b.log[i].key] = b.log[i].prev
+	if b.latest != nil {
+		for i := len(b.log) - 1; i >= n; i-- {
+			b.latest[b.log[i].key] = b.log[i].prev
+		}
 	}
 	b.log = b.log[:n]
 }
@@ -353,7 +407,7 @@ func (b *writeBuffer) final() []write {
 	b.sortKeys()
 	out := make([]write, 0, len(b.order))
 	for _, k := range b.order {
-		if i := b.latest[k]; i >= 0 {
+		if i := b.latestIdx(k); i >= 0 {
 			e := &b.log[i]
 			out = append(out, write{key: e.kb, value: e.value, tombstone: e.tombstone})
 		}
@@ -391,7 +445,7 @@ func (it *bufIter) seekLT() {
 
 // skip moves past rolled-back keys.
 func (it *bufIter) skip(reverse bool) {
-	for it.valid() && it.b.latest[it.b.order[it.i]] < 0 {
+	for it.valid() && it.b.latestIdx(it.b.order[it.i]) < 0 {
 		if reverse {
 			it.i--
 		} else {
@@ -414,7 +468,7 @@ func (it *bufIter) keyEquals(k []byte) bool {
 }
 
 func (it *bufIter) current() (key, value []byte, tombstone bool) {
-	e := &it.b.log[it.b.latest[it.b.order[it.i]]]
+	e := &it.b.log[it.b.latestIdx(it.b.order[it.i])]
 	return e.kb, e.value, e.tombstone
 }
 
