@@ -77,11 +77,17 @@ func splitWords(t testing.TB, s string) []string {
 // directory ($DIR) and the substitutions that make output independent of it.
 type cliEnv struct {
 	dir string
+	// vars are further substitutions ($PORT of a test server), undone in
+	// output.
+	vars map[string]string
 	// extra directives (the sql tests add a server).
 	directives map[string]func(t *testing.T, td *datadriven.TestData) string
 }
 
 func (e *cliEnv) expand(s string) string {
+	for k, v := range e.vars {
+		s = strings.ReplaceAll(s, k, v)
+	}
 	return strings.ReplaceAll(s, "$DIR", e.dir)
 }
 
@@ -107,12 +113,17 @@ func (e *cliEnv) normalize(t testing.TB, s string) string {
 		s = strings.ReplaceAll(s, url.QueryEscape(string(data)), "${QE:"+rel+"}")
 	}
 	s = strings.ReplaceAll(s, url.QueryEscape(e.dir), "$DIR")
-	return strings.ReplaceAll(s, e.dir, "$DIR")
+	s = strings.ReplaceAll(s, e.dir, "$DIR")
+	for k, v := range e.vars {
+		s = strings.ReplaceAll(s, v, k)
+	}
+	return s
 }
 
 // runCLIFile runs one datadriven file. Directives:
 //
-//	vcdb                        the input is a command line (after "vcdb");
+//	vcdb                        the input is a command line (after "vcdb"),
+//	                            optionally followed by a line "<<<" and stdin;
 //	                            prints stdout, stderr and a non-zero exit code
 //	now <RFC 3339 time>         sets the clock of the cert commands
 //	chmod <octal mode> <path>   changes a file's mode
@@ -131,11 +142,12 @@ func runCLIFile(t *testing.T, path string, e *cliEnv) {
 		}
 		switch td.Cmd {
 		case "vcdb":
-			words := append([]string{"vcdb"}, splitWords(t, e.expand(td.Input))...)
+			// A line "<<<" separates the command line from its stdin.
+			cmdLine, input, hasInput := strings.Cut(td.Input, "\n<<<\n")
+			words := append([]string{"vcdb"}, splitWords(t, e.expand(cmdLine))...)
 			var stdin io.Reader
-			if i := indexOf(words, "<<<"); i >= 0 {
-				stdin = strings.NewReader(strings.Join(words[i+1:], " "))
-				words = words[:i]
+			if hasInput {
+				stdin = strings.NewReader(input + "\n")
 			}
 			stdout, stderr, code := runApp(words, stdin)
 			out := stdout + stderr
@@ -194,15 +206,6 @@ func runCLIFile(t *testing.T, path string, e *cliEnv) {
 			return ""
 		}
 	})
-}
-
-func indexOf(words []string, w string) int {
-	for i, x := range words {
-		if x == w {
-			return i
-		}
-	}
-	return -1
 }
 
 // TestCertCommands runs testdata/cli/cert: create-ca, create-node,

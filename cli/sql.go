@@ -185,7 +185,7 @@ func newShell(s *sqlSession, u *certs.URI, lr lineReader) *sqlShell {
 func (sh *sqlShell) start(ctx context.Context, u *certs.URI) error {
 	// Interactive sessions refuse statements that are easy to regret
 	// (contract §1); batch runs do not.
-	if err := sh.s.exec(ctx, "SET sql_safe_updates = true"); err != nil {
+	if err := sh.s.execQuiet(ctx, "SET sql_safe_updates = true"); err != nil {
 		fmt.Fprintf(sh.s.errOut, "warning: could not enable sql_safe_updates: %v\n", err)
 	}
 	sh.welcome(u.Redacted())
@@ -306,12 +306,21 @@ func connectSQL(ctx context.Context, u *certs.URI, errOut io.Writer) (*pgconn.Pg
 	return conn, nil
 }
 
-// unwrapConnectError drops pgconn's "failed to connect to ..." prefix,
-// which repeats the address, keeping the cause.
+// unwrapConnectError drops what pgconn adds around the cause ("failed to
+// connect to user=... database=...", then "host:port (host):"), since the
+// message names the address once already.
 func unwrapConnectError(err error) error {
 	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) && ce.Unwrap() != nil {
-		return ce.Unwrap()
+	if !errors.As(err, &ce) || ce.Unwrap() == nil {
+		return err
 	}
-	return err
+	inner := ce.Unwrap()
+	// One address gives one error, possibly inside an errors.Join.
+	if j, ok := inner.(interface{ Unwrap() []error }); ok && len(j.Unwrap()) == 1 {
+		inner = j.Unwrap()[0]
+	}
+	if u, ok := inner.(interface{ Unwrap() error }); ok && u.Unwrap() != nil {
+		inner = u.Unwrap()
+	}
+	return inner
 }

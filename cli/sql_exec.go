@@ -20,7 +20,8 @@ type sqlSession struct {
 	out    io.Writer // results
 	errOut io.Writer // errors and notices (the shell's own errors too)
 	format string
-	// showTimes prints "Time: ..." after each statement (interactive).
+	// showTimes prints "Time: ..." after each successful statement
+	// (interactive sessions in table format, as CockroachDB's shell).
 	showTimes bool
 	// now is the clock for timing; tests make it step by a fixed amount.
 	now func() time.Time
@@ -119,16 +120,22 @@ func (s *sqlSession) exec(ctx context.Context, stmt string) error {
 	if err := mrr.Close(); err != nil && firstErr == nil {
 		firstErr = err
 	}
-	if s.showTimes {
-		fmt.Fprintf(s.out, "\nTime: %s\n\n", formatDuration(s.now().Sub(start)))
-	}
 	if firstErr != nil {
 		if s.conn.IsClosed() {
 			return errors.Wrap(asSQLError(firstErr), "connection lost")
 		}
 		return asSQLError(firstErr)
 	}
+	if s.showTimes {
+		fmt.Fprintf(s.out, "\nTime: %s\n\n", formatDuration(s.now().Sub(start)))
+	}
 	return nil
+}
+
+// execQuiet runs a statement of the shell's own, printing nothing.
+func (s *sqlSession) execQuiet(ctx context.Context, stmt string) error {
+	_, err := s.conn.Exec(ctx, stmt).ReadAll()
+	return asSQLError(err)
 }
 
 // formatDuration rounds for reading: microseconds below a second,

@@ -87,6 +87,8 @@ func (sh *sqlShell) run(ctx context.Context) error {
 		}
 		line, err := sh.lr.ReadLine(p)
 		if err == io.EOF {
+			// End the prompt's line, as shells do on Ctrl-D.
+			fmt.Fprintln(sh.s.out)
 			return nil
 		}
 		if err != nil {
@@ -96,14 +98,16 @@ func (sh *sqlShell) run(ctx context.Context) error {
 			buf.Reset()
 			continue
 		}
-		if buf.Len() == 0 {
-			trimmed := strings.TrimSpace(line)
-			if strings.HasPrefix(trimmed, `\`) {
-				if quit := sh.backslash(ctx, trimmed); quit {
-					return nil
-				}
-				continue
+		trimmed := strings.TrimSpace(line)
+		// Backslash commands work mid-statement too, as in psql; the
+		// statement being typed is kept.
+		if strings.HasPrefix(trimmed, `\`) {
+			if quit := sh.backslash(ctx, trimmed); quit {
+				return nil
 			}
+			continue
+		}
+		if buf.Len() == 0 {
 			if trimmed == "quit" || trimmed == "exit" {
 				return nil
 			}

@@ -3,8 +3,9 @@ package cli
 import "strings"
 
 // splitStatements cuts SQL text at the semicolons that end statements and
-// returns the complete statements (each without its ';', comments kept, blank
-// ones dropped) and the incomplete remainder after the last ';'.
+// returns the complete statements (each without its ';', leading comments and
+// surrounding space; blank ones dropped) and the incomplete remainder after
+// the last ';'.
 //
 // It knows just enough of the lexical grammar shared by PostgreSQL and
 // CockroachDB to find those semicolons: 'strings' with doubled quotes,
@@ -19,7 +20,7 @@ func splitStatements(s string) (stmts []string, rest string) {
 		switch c := s[i]; {
 		case c == ';':
 			if st := s[start:i]; !isBlankSQL(st) {
-				stmts = append(stmts, strings.TrimSpace(st))
+				stmts = append(stmts, trimStatement(st))
 			}
 			i++
 			start = i
@@ -130,27 +131,41 @@ func isIdentChar(c byte) bool {
 	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
 }
 
-// isBlankSQL reports whether s holds only white space and comments.
+// trimStatement drops the white space and comments before a statement and
+// the white space after it.
+func trimStatement(s string) string {
+	return strings.TrimSpace(s[blankPrefix(s):])
+}
+
+// isBlankSQL reports whether s holds only white space and comments (an
+// unterminated block comment is not blank: more input may follow).
 func isBlankSQL(s string) bool {
-	for i := 0; i < len(s); {
+	return blankPrefix(s) == len(s)
+}
+
+// blankPrefix returns the length of the white space and complete comments
+// that start s.
+func blankPrefix(s string) int {
+	i := 0
+	for i < len(s) {
 		switch c := s[i]; {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
 			i++
 		case c == '-' && i+1 < len(s) && s[i+1] == '-':
 			nl := strings.IndexByte(s[i:], '\n')
 			if nl < 0 {
-				return true
+				return len(s)
 			}
 			i += nl + 1
 		case c == '/' && i+1 < len(s) && s[i+1] == '*':
 			end, ok := skipBlockComment(s, i)
 			if !ok {
-				return false
+				return i
 			}
 			i = end
 		default:
-			return false
+			return i
 		}
 	}
-	return true
+	return i
 }
