@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/vcdb/vcdb/certs"
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
@@ -15,7 +16,9 @@ import (
 // answers a fixed set of statements with canned results, so that output
 // formatting, error printing, transaction prompts and exit codes are tested
 // byte for byte without a real database. (The real server is exercised by
-// the end-to-end test.) It records every query and startup message.
+// the end-to-end test.) It records every query and startup message, and
+// with a TLS configuration it speaks TLS after SSLRequest and records the
+// user of a verified client certificate as "client-cert-user".
 type fakeServer struct {
 	ln  net.Listener
 	tls *tls.Config // nil: answer SSLRequest with 'N'
@@ -87,6 +90,7 @@ func (fs *fakeServer) lastStartup() map[string]string {
 
 func (fs *fakeServer) serve(conn net.Conn) {
 	be := pgproto3.NewBackend(conn, conn)
+	certUser := ""
 	msg, err := be.ReceiveStartupMessage()
 	if err != nil {
 		return
@@ -104,6 +108,7 @@ func (fs *fakeServer) serve(conn net.Conn) {
 			if err := tc.Handshake(); err != nil {
 				return
 			}
+			certUser, _ = certs.ClientCertUser(tc.ConnectionState())
 			conn = tc
 			be = pgproto3.NewBackend(conn, conn)
 		}
@@ -115,8 +120,12 @@ func (fs *fakeServer) serve(conn net.Conn) {
 	if !ok {
 		return
 	}
+	params := map[string]string{"client-cert-user": certUser}
+	for k, v := range sm.Parameters {
+		params[k] = v
+	}
 	fs.mu.Lock()
-	fs.mu.startup = append(fs.mu.startup, sm.Parameters)
+	fs.mu.startup = append(fs.mu.startup, params)
 	fs.mu.Unlock()
 	db := sm.Parameters["database"]
 	be.Send(&pgproto3.AuthenticationOk{})
