@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgproto3"
-	"github.com/vcdb/vcdb/certs"
 	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/vcdb/vcdb/certs"
 )
 
 // fakeServer is a minimal Postgres-wire server for the shell's tests: it
