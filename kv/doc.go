@@ -1,10 +1,122 @@
-// Package kv is vcdb's MVCC key-value storage engine on Pebble: hybrid-logical
-// -clock time, serializable optimistic transactions with durable group commit,
-// rangefeeds with resolved-timestamp checkpoints, revert, fingerprints, bulk
-// export/ingest and protected-timestamp MVCC GC. It imports no other package of
-// the project.
+// Package kv is vcdb's MVCC key-value storage engine on Pebble
+// (github.com/cockroachdb/pebble/v2): hybrid-logical-clock time, serializable
+// optimistic transactions with durable group commit, rangefeeds with
+// resolved-timestamp checkpoints, RevertRange, fingerprints, bulk export and
+// SSTable ingest, and MVCC garbage collection held back by protected
+// timestamps. It knows nothing of SQL or tenants beyond key prefixes and
+// imports no other package of the project; it adds no dependency beyond
+// Pebble and cockroachdb/errors.
 //
-// See keys.go for the key encoding, commit.go for the commit protocol and its
-// serializability argument, and the Engine type for goroutine ownership.
-// (This overview is expanded as the package grows.)
+// # Files
+//
+//	timestamp.go, clock.go  HLC Timestamp and Clock (persisted high-water mark)
+//	span.go, keys.go        spans, the engine key encoding and Pebble Comparer
+//	value.go                the one-byte value header (live value / tombstone)
+//	engine.go               Options, Open, Close, goroutines, local metadata
+//	read.go                 Get and Scan at a timestamp (mvccIter)
+//	txn.go                  Txn: read set, write buffer, savepoints
+//	commit.go               the commit protocol (validation, group commit)
+//	rangefeed.go            subscriptions, catch-up, checkpoints
+//	history.go              RevertRange, Fingerprint, Export, IngestVersions,
+//	                        WriteVersions, ClearRange
+//	gc.go                   GC TTLs, protected timestamps, thresholds, RunGC
+//
+// # Keys and values
+//
+// A Pebble key is userKey 0x00 ^timestamp 0x0d (keys.go). Split returns the
+// user key plus the 0x00 sentinel, so Pebble's bloom filters and
+// SeekPrefixGE work on user keys, and versions sort newest first. User keys
+// live in [MinUserKey, MaxUserKey) = [0x02, 0xffff); tenant keys start with
+// 0xfe. Keys below 0x02 are the engine's: 0x01 holds persisted metadata (the
+// clock high-water mark, protected timestamps, GC TTLs and thresholds). Every
+// user-facing span is clamped to the user keyspace, so Scan, Export,
+// Fingerprint, RevertRange and ClearRange never see metadata, and writes to
+// reserved keys are refused. A value is one header byte (0x01 live, 0x00
+// tombstone) followed by the user value; an empty live value is valid and
+// distinct from a tombstone.
+//
+// # Time
+//
+// The Clock is a hybrid logical clock. It is monotonic across restarts: a
+// high-water mark about 10s ahead of the wall clock is persisted (synced) and
+// kept ahead by a background renewal; a timestamp beyond the mark is never
+// handed out before the mark covers it, and Open starts the clock above the
+// mark. This covers timestamps that were handed out but never written (read
+// timestamps, rangefeed checkpoints a standby relies on), which scanning the
+// store for its newest version at Open would miss. Reads at a timestamp push
+// the clock past it (so later commits land above and the read is
+// repeatable); reads more than 10s ahead of the wall clock are refused.
+//
+// # Transactions and the commit protocol
+//
+// Transactions are optimistic and serializable: reads at the read timestamp,
+// buffered writes that reads see, and a commit that validates the read set
+// and takes a commit timestamp. commit.go carries the full argument; in
+// short: validation and timestamp assignment happen under commitMu, commits
+// with a timestamp sit in an in-flight queue until their synced Pebble batch
+// is applied, validation checks both the queue and Pebble, readers wait for
+// in-flight commits at or below their read timestamp (at most one fsync),
+// and the Pebble write happens outside every lock, so Pebble's commit
+// pipeline shares one WAL sync among concurrent committers (group commit).
+// Readers therefore never see a value that is not durable, and never miss a
+// commit below their read timestamp. Read-only transactions neither validate
+// nor take commitMu and never fail.
+//
+// DeleteRange is turned into point tombstones at once, for every key live in
+// the transaction's view; the span joins the read set, so the commit fails if
+// the span changes before the commit timestamp. The keys deleted are thus
+// exactly those live at commit time, and rangefeeds and replication carry
+// only point events.
+//
+// Limited scans record in the read set the span they depended on, including
+// the first row not returned (its existence is what the resume span
+// reports). Savepoints roll back writes but never reads: the client saw them.
+//
+// Conflicts return *RetryError (IsRetryable; it implements
+// ClientVisibleRetryError, which the SQL layer maps to SQLSTATE 40001).
+// Reads below a GC threshold return *BelowGCThresholdError
+// (IsBelowGCThreshold). Pebble v2 ends the process on a WAL write or sync
+// failure; any other commit error poisons the engine (every later operation
+// fails) rather than risk serving a batch Pebble made visible but may lose.
+//
+// # Rangefeeds
+//
+// Subscribe delivers a catch-up scan, a first checkpoint, then live events in
+// commit-timestamp order and checkpoints every CheckpointInterval (default
+// 5ms). The resolved timestamp is held back by the oldest in-flight commit,
+// so no event at or below a delivered checkpoint can follow it; the hand-off
+// from catch-up to live has no gap and no duplicate (rangefeed.go). A
+// subscriber that falls behind its buffer is cut off with
+// ErrSubscriberTooSlow and can resubscribe from its last checkpoint.
+// WriteVersions, IngestVersions, RevertRange and ClearRange are not carried
+// live (see rangefeed.go for why); a later subscription's catch-up scan sees
+// their results.
+//
+// # GC
+//
+// RunGC (and the background loop, every GCInterval) removes versions
+// shadowed before now minus the span's TTL, never above the oldest protected
+// timestamp over it, after persisting the new thresholds (gc.go). Protected
+// timestamps and TTLs survive restarts.
+//
+// # Goroutines
+//
+// Open starts three engine goroutines: the clock high-water-mark renewal
+// loop, the rangefeed checkpoint loop and the GC loop (unless GCInterval < 0);
+// Subscribe starts one goroutine per subscription. The Engine owns all of
+// them: Close cancels their context, ends every subscription with ErrClosed,
+// waits for all goroutines, then waits for commits that already hold a
+// timestamp, and only then closes Pebble. Callers' goroutines block only in
+// waits bounded by one WAL sync (readers behind in-flight commits) or on
+// their own subscription's channel.
+//
+// # API notes
+//
+// The API follows the contract other packages code against, with these
+// additions: Engine.Now, Clock.Last, MaxTimestamp, MinUserKey, MaxUserKey,
+// EverythingSpan, Span.Valid, FingerprintVersions (the same hash over a list
+// of versions), RetryError and BelowGCThresholdError, ErrClosed, ErrTxnDone,
+// ErrReadOnly, and Options.CacheSize, MemTableSize and DisableSync
+// (benchmarks only). Txn.DeleteRange takes no context, as in the contract;
+// its only wait is bounded by one WAL sync.
 package kv
