@@ -19,9 +19,10 @@
 //     node.crt presented, client certificates verified against ca.crt when
 //     given. CheckKeyPermissions refuses a key that others may read: 0600 (or
 //     0700/0400) owned by the current user, or up to 0640/0740 owned by root.
-//   - Connection URIs (ParseURI): libpq's sslmode semantics plus lib/pq's
-//     sslinline=true, which pgx does not understand, so the tls.Config is
-//     built here; EncodeURI produces the URIs `vcdb encode-uri` prints.
+//   - Connection URIs (ParseURI for pgconn, ParsePGXConfig for pgx.Conn):
+//     libpq's sslmode semantics plus lib/pq's sslinline=true, which pgx does
+//     not understand, so the tls.Config is built here; EncodeURI produces the
+//     URIs `vcdb encode-uri` prints, URI.Redacted what may be displayed.
 //
 // Invariants: an error message never quotes a URI or a file's contents (they
 // may hold passwords and keys); parameters that only configure the client

@@ -185,10 +185,11 @@ func newShell(s *sqlSession, u *certs.URI, lr lineReader) *sqlShell {
 func (sh *sqlShell) start(ctx context.Context, u *certs.URI) error {
 	// Interactive sessions refuse statements that are easy to regret
 	// (contract §1); batch runs do not.
-	if err := sh.s.execQuiet(ctx, "SET sql_safe_updates = true"); err != nil {
-		fmt.Fprintf(sh.s.errOut, "warning: could not enable sql_safe_updates: %v\n", err)
-	}
+	safeErr := sh.s.execQuiet(ctx, "SET sql_safe_updates = true")
 	sh.welcome(u.Redacted())
+	if safeErr != nil {
+		fmt.Fprintf(sh.s.errOut, "warning: could not enable sql_safe_updates: %v\n", safeErr)
+	}
 	if sh.database == "" {
 		sh.refreshDatabase(ctx)
 	}

@@ -138,11 +138,11 @@ func (s *sqlSession) execQuiet(ctx context.Context, stmt string) error {
 	return asSQLError(err)
 }
 
-// formatDuration rounds for reading: microseconds below a second,
-// milliseconds above.
+// formatDuration shows milliseconds with three decimals below a second (in
+// ASCII: no "µs"), and rounded durations above.
 func formatDuration(d time.Duration) string {
 	if d < time.Second {
-		return d.Round(time.Microsecond).String()
+		return fmt.Sprintf("%.3fms", float64(d)/float64(time.Millisecond))
 	}
 	return d.Round(time.Millisecond).String()
 }

@@ -71,7 +71,9 @@ func (lr *termLineReader) ReadLine(prompt string) (string, error) {
 			return "", errors.Wrap(err, "setting the terminal to raw mode")
 		}
 		defer func() { _ = term.Restore(lr.fd, old) }()
-		if w, h, err := term.GetSize(lr.fd); err == nil {
+		// A pseudo-terminal may report no size; the editor then keeps its
+		// default of 80 columns.
+		if w, h, err := term.GetSize(lr.fd); err == nil && w > 0 && h > 0 {
 			_ = lr.t.SetSize(w, h)
 		}
 	}
