@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -93,8 +94,7 @@ func runSQL(c *cli.Context) error {
 	if len(execs) > 0 && file != "" {
 		return errors.New("give -e or -f, not both")
 	}
-	stdinFile, _ := c.App.Reader.(*os.File)
-	stdinTTY := stdinFile != nil && term.IsTerminal(int(stdinFile.Fd()))
+	stdinFile, stdinTTY := terminalReader(c.App.Reader)
 	stdoutFile, _ := c.App.Writer.(*os.File)
 	stdoutTTY := stdoutFile != nil && term.IsTerminal(int(stdoutFile.Fd()))
 	interactive := len(execs) == 0 && file == "" && stdinTTY
@@ -108,6 +108,16 @@ func runSQL(c *cli.Context) error {
 	}
 	if format != formatTable && format != formatCSV && format != formatTSV {
 		return errors.Newf("unknown --format %q (want table, csv or tsv)", format)
+	}
+	// A file is read before connecting, so that a wrong path fails without
+	// a server.
+	var text string
+	if file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return errors.Wrap(err, "reading -f")
+		}
+		text = string(data)
 	}
 
 	var password func() (string, error)
@@ -123,49 +133,75 @@ func runSQL(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if interactive {
+		return runSQLShell(c, u, format)
+	}
+
 	ctx := context.Background()
 	conn, err := connectSQL(ctx, u, c.App.ErrWriter)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		closeCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		_ = conn.Close(closeCtx)
-	}()
-
+	defer closeSQLConn(ctx, conn)
 	s := &sqlSession{conn: conn, out: c.App.Writer, errOut: c.App.ErrWriter, format: format, now: time.Now}
-	if !interactive {
-		var text string
-		switch {
-		case len(execs) > 0:
-			// Each -e runs in turn; statements inside one are split too, so
-			// an error stops at the failing statement.
-			for _, e := range execs {
-				if err := s.runBatch(ctx, e); err != nil {
-					return err
-				}
+	switch {
+	case len(execs) > 0:
+		// Each -e runs in turn; statements inside one are split too, so an
+		// error stops at the failing statement.
+		for _, e := range execs {
+			if err := s.runBatch(ctx, e); err != nil {
+				return err
 			}
-			return nil
-		case file != "":
-			data, err := os.ReadFile(file)
-			if err != nil {
-				return errors.Wrap(err, "reading -f")
-			}
-			text = string(data)
-		default:
-			data, err := io.ReadAll(c.App.Reader)
-			if err != nil {
-				return errors.Wrap(err, "reading stdin")
-			}
-			text = string(data)
 		}
-		return s.runBatch(ctx, text)
+		return nil
+	case file == "":
+		data, err := io.ReadAll(c.App.Reader)
+		if err != nil {
+			return errors.Wrap(err, "reading stdin")
+		}
+		text = string(data)
 	}
+	return s.runBatch(ctx, text)
+}
 
-	if format == formatTable {
-		s.showTimes = true
+// terminalReader returns r as a file and whether it is a terminal.
+func terminalReader(r io.Reader) (*os.File, bool) {
+	f, ok := r.(*os.File)
+	return f, ok && term.IsTerminal(int(f.Fd()))
+}
+
+func closeSQLConn(ctx context.Context, conn *pgconn.PgConn) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_ = conn.Close(ctx)
+}
+
+// openSQLShell opens the interactive shell on the server at uri, as `vcdb
+// sql --url=uri` on a terminal does; `vcdb demo` uses it. stdin
+// (c.App.Reader) must be a terminal.
+func openSQLShell(c *cli.Context, uri string) error {
+	u, err := certs.ParseURIFields(uri)
+	if err != nil {
+		return err
 	}
+	return runSQLShell(c, u, formatTable)
+}
+
+// runSQLShell connects and runs the interactive shell with the terminal's
+// line editor and the user's history file.
+func runSQLShell(c *cli.Context, u *certs.URI, format string) error {
+	stdinFile, ok := terminalReader(c.App.Reader)
+	if !ok {
+		return errors.New("the interactive shell needs a terminal on stdin; use -e, -f or pipe statements")
+	}
+	ctx := context.Background()
+	conn, err := connectSQL(ctx, u, c.App.ErrWriter)
+	if err != nil {
+		return err
+	}
+	defer closeSQLConn(ctx, conn)
+	s := &sqlSession{conn: conn, out: c.App.Writer, errOut: c.App.ErrWriter, format: format, now: time.Now,
+		showTimes: format == formatTable}
 	sh := newShell(s, u, newTermLineReader(int(stdinFile.Fd()), stdinFile, c.App.Writer, loadHistory(historyPath())))
 	sh.cancelOnInterrupt = true
 	return sh.start(ctx, u)
@@ -222,7 +258,16 @@ func sqlConnURI(c *cli.Context, password func() (string, error)) (*certs.URI, er
 		explicitMode = parsed.Query().Has("sslmode")
 	}
 	if c.IsSet("host") {
-		u.Host = c.String("host")
+		// --host=HOST:PORT is accepted, as by CockroachDB.
+		h := c.String("host")
+		if host, port, err := net.SplitHostPort(h); err == nil {
+			p, err := strconv.ParseUint(port, 10, 16)
+			if err != nil || p == 0 {
+				return nil, errors.Newf("invalid port in --host %q", h)
+			}
+			h, u.Port = host, uint16(p)
+		}
+		u.Host = h
 	}
 	if c.IsSet("port") {
 		p := c.Int("port")

@@ -122,6 +122,9 @@ func TestSQLConnFlags(t *testing.T) {
 		{[]string{"--insecure"}, "", "postgresql://root@localhost:26257/defaultdb?sslmode=disable"},
 		{[]string{"--insecure", "--host=db1", "--port=1234", "--user=Alice", "--database=bank"}, "",
 			"postgresql://alice@db1:1234/bank?sslmode=disable"},
+		{[]string{"--insecure", "--host=db1:26001"}, "", "postgresql://root@db1:26001/defaultdb?sslmode=disable"},
+		{[]string{"--insecure", "--host=[::1]:26001"}, "", "postgresql://root@[::1]:26001/defaultdb?sslmode=disable"},
+		{[]string{"--insecure", "--host=db1:x"}, "", "error: invalid port in --host \"db1:x\""},
 		{[]string{"--url=postgresql://u:pw@h:5/d?sslmode=disable&options=-ccluster%3Dmain", "--port=6"}, "",
 			"postgresql://u:pw@h:6/d?options=-ccluster%3Dmain&sslmode=disable"},
 		// Secure by default: ca.crt and the user's client certificate.
@@ -165,5 +168,22 @@ func TestSQLConnFlags(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("%v:\n got %s\nwant %s", tc.args, got, tc.want)
 		}
+	}
+}
+
+// TestOpenSQLShellNeedsTerminal checks the entry point `vcdb demo` uses.
+func TestOpenSQLShellNeedsTerminal(t *testing.T) {
+	app := newApp(&bytes.Buffer{}, &bytes.Buffer{})
+	app.Reader = strings.NewReader("SELECT 1;")
+	var got error
+	app.Commands = []*cli.Command{{Name: "x", Action: func(c *cli.Context) error {
+		got = openSQLShell(c, "postgresql://root@127.0.0.1:1/defaultdb?sslmode=disable")
+		return nil
+	}}}
+	if err := app.Run([]string{"vcdb", "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if got == nil || !strings.Contains(got.Error(), "needs a terminal") {
+		t.Fatalf("got %v", got)
 	}
 }
