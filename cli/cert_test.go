@@ -82,6 +82,9 @@ type cliEnv struct {
 	vars map[string]string
 	// extra directives (the sql tests add a server).
 	directives map[string]func(t *testing.T, td *datadriven.TestData) string
+	// run runs a command line; nil means runApp (in process). The
+	// end-to-end test runs the real binary instead.
+	run func(args []string, stdin io.Reader) (stdout, stderr string, code int)
 }
 
 func (e *cliEnv) expand(s string) string {
@@ -149,7 +152,11 @@ func runCLIFile(t *testing.T, path string, e *cliEnv) {
 			if hasInput {
 				stdin = strings.NewReader(input + "\n")
 			}
-			stdout, stderr, code := runApp(words, stdin)
+			run := e.run
+			if run == nil {
+				run = runApp
+			}
+			stdout, stderr, code := run(words, stdin)
 			out := stdout + stderr
 			if code != 0 {
 				out += fmt.Sprintf("exit %d\n", code)
