@@ -70,7 +70,7 @@ func (d *ddState) close() {
 
 func (d *ddState) open(ttl time.Duration) {
 	d.close()
-	d.wall = &manualWall{ns: int64(1000 * time.Second)}
+	d.wall = newManualWall(int64(1000 * time.Second))
 	e, err := Open(Options{InMemory: true, WallClock: d.wall.now, GCInterval: -1, DefaultGCTTL: ttl})
 	if err != nil {
 		d.t.Fatal(err)
@@ -195,7 +195,7 @@ func (d *ddState) run(td *datadriven.TestData) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		d.wall.ns += int64(by)
+		d.wall.add(int64(by))
 		return "ok\n", nil
 	case "put", "del":
 		txn := d.e.Begin(TxnOptions{})

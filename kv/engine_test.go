@@ -132,7 +132,7 @@ func TestReopenKeepsDataAndClockMonotonic(t *testing.T) {
 	dir := t.TempDir()
 	// A wall clock stuck in the past must not make the reopened store hand
 	// out timestamps at or below those it handed out before.
-	w := &manualWall{ns: 1000}
+	w := newManualWall(1000)
 	e, err := Open(Options{Dir: dir, WallClock: w.now})
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +142,7 @@ func TestReopenKeepsDataAndClockMonotonic(t *testing.T) {
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
 	}
-	w.ns = 10 // wall clock went backwards across the restart
+	w.set(10) // wall clock went backwards across the restart
 	e, err = Open(Options{Dir: dir, WallClock: w.now})
 	if err != nil {
 		t.Fatal(err)

@@ -7,16 +7,16 @@ import (
 )
 
 func TestGCRemovesShadowedVersions(t *testing.T) {
-	w := &manualWall{ns: int64(time.Hour)}
+	w := newManualWall(int64(time.Hour))
 	e := openTest(t, Options{WallClock: w.now, GCInterval: -1, DefaultGCTTL: time.Minute})
 	ctx := context.Background()
 	t1 := put(t, e, "a", "1")
 	put(t, e, "a", "2")
 	put(t, e, "b", "1")
 	tDel := del(t, e, "b")
-	w.ns += int64(30 * time.Second)
+	w.add(int64(30 * time.Second))
 	t5 := put(t, e, "a", "3")
-	w.ns += int64(45 * time.Second) // a=1,a=2,b are older than the TTL now
+	w.add(int64(45 * time.Second)) // a=1,a=2,b are older than the TTL now
 	stats, err := e.RunGC(ctx)
 	must(t, err)
 	if stats.VersionsRemoved != 3 { // a@1 (shadowed), b's tombstone and value
@@ -41,7 +41,7 @@ func TestGCRemovesShadowedVersions(t *testing.T) {
 	old := e.Begin(TxnOptions{ReadTimestamp: th})
 	old.Get(ctx, []byte("a"))
 	old.Put([]byte("c"), nil)
-	w.ns += int64(time.Minute)
+	w.add(int64(time.Minute))
 	_, err = e.RunGC(ctx)
 	must(t, err)
 	if _, err := old.Commit(ctx); !IsRetryable(err) {
@@ -50,7 +50,7 @@ func TestGCRemovesShadowedVersions(t *testing.T) {
 }
 
 func TestGCHeldBackByProtectedTimestamp(t *testing.T) {
-	w := &manualWall{ns: int64(time.Hour)}
+	w := newManualWall(int64(time.Hour))
 	dir := t.TempDir()
 	e, err := Open(Options{Dir: dir, WallClock: w.now, GCInterval: -1})
 	must(t, err)
@@ -70,7 +70,7 @@ func TestGCHeldBackByProtectedTimestamp(t *testing.T) {
 	if pts := e.ProtectedTimestamps(); len(pts) != 1 || pts[0].ID != "stream-1" || pts[0].Timestamp != tp {
 		t.Fatalf("protected timestamps after restart: %+v", pts)
 	}
-	w.ns += int64(time.Minute)
+	w.add(int64(time.Minute))
 	stats, err := e.RunGC(ctx)
 	must(t, err)
 	if stats.VersionsRemoved != 1 { // only a@1, shadowed before tp

@@ -3,6 +3,7 @@ package kv
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,9 +33,20 @@ func openTest(t testing.TB, opts Options) *Engine {
 }
 
 // manualWall is an injectable wall clock that advances only when told to.
-type manualWall struct{ ns int64 }
+// The engine's background loops read it concurrently, hence the atomic.
+type manualWall struct{ v atomic.Int64 }
 
-func (m *manualWall) now() int64 { return m.ns }
+func newManualWall(ns int64) *manualWall {
+	m := &manualWall{}
+	m.v.Store(ns)
+	return m
+}
+
+func (m *manualWall) now() int64 { return m.v.Load() }
+
+func (m *manualWall) set(ns int64) { m.v.Store(ns) }
+
+func (m *manualWall) add(d int64) { m.v.Add(d) }
 
 // put commits a single write and returns its timestamp.
 func put(t testing.TB, e *Engine, key, value string) Timestamp {

@@ -60,14 +60,14 @@ func TestTimestampStringRoundTrip(t *testing.T) {
 }
 
 func TestClockMonotonicAndUpdate(t *testing.T) {
-	w := &manualWall{ns: 100}
+	w := newManualWall(100)
 	c := NewClock(w.now)
 	a := c.Now()
 	b := c.Now()
 	if !a.Less(b) || a.WallTime != 100 {
 		t.Fatalf("not increasing: %v %v", a, b)
 	}
-	w.ns = 50 // wall clock goes backwards
+	w.set(50) // wall clock goes backwards
 	if d := c.Now(); !b.Less(d) {
 		t.Fatalf("went backwards: %v after %v", d, b)
 	}
@@ -76,7 +76,7 @@ func TestClockMonotonicAndUpdate(t *testing.T) {
 		t.Fatalf("Update not respected: %v", d)
 	}
 	c.Update(Timestamp{WallTime: 1}) // older remote: no effect
-	w.ns = 2000
+	w.set(2000)
 	if d := c.Now(); d != (Timestamp{WallTime: 2000}) {
 		t.Fatalf("wall time did not take over: %v", d)
 	}

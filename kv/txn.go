@@ -29,6 +29,13 @@ type Txn struct {
 	err   error // a sticky error from Begin (bad read timestamp)
 	buf   writeBuffer
 	reads readSet
+
+	// Inline storage so a small transaction (one or two rows) needs no
+	// separate allocations for its buffer.
+	logInline   [2]bufEntry
+	orderInline [2]string
+	arenaInline [160]byte
+	finalInline [2]write
 }
 
 // Savepoint is an opaque marker of a transaction's write buffer.
@@ -37,6 +44,10 @@ type Savepoint struct{ n int }
 // Begin starts a transaction. It does not block.
 func (e *Engine) Begin(opts TxnOptions) *Txn {
 	t := &Txn{e: e, readOnly: opts.ReadOnly}
+	t.buf.log = t.logInline[:0]
+	t.buf.order = t.orderInline[:0]
+	t.buf.arena = t.arenaInline[:0]
+	t.buf.final0 = t.finalInline[:0]
 	if err := e.checkOpen(); err != nil {
 		t.err = err
 		return t
@@ -249,6 +260,8 @@ type writeBuffer struct {
 	order  []string
 	sorted int
 	arena  []byte
+	// final0 is optional storage for final's result.
+	final0 []write
 }
 
 // smallBuffer is the number of distinct keys up to which writeBuffer works
@@ -405,7 +418,10 @@ func (b *writeBuffer) search(k []byte) int {
 // final returns the surviving writes sorted by key.
 func (b *writeBuffer) final() []write {
 	b.sortKeys()
-	out := make([]write, 0, len(b.order))
+	out := b.final0[:0]
+	if cap(out) < len(b.order) {
+		out = make([]write, 0, len(b.order))
+	}
 	for _, k := range b.order {
 		if i := b.latestIdx(k); i >= 0 {
 			e := &b.log[i]
