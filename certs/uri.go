@@ -69,6 +69,10 @@ type URI struct {
 	SSLInline           bool
 	RootCert, Cert, Key string
 	ConnectTimeout      time.Duration
+	// Route is crdb_route (fact sheet §2.6): "gateway" sends all stream
+	// traffic through the URI's address; "" and "node" are the default. It
+	// is for the replication client and never sent to the server.
+	Route string
 	// RuntimeParams are the startup parameters sent to the server (options,
 	// application_name, and any session variable).
 	RuntimeParams map[string]string
@@ -217,6 +221,12 @@ func ParseURIFields(uri string) (*URI, error) {
 	out.RootCert, _ = param("sslrootcert")
 	out.Cert, _ = param("sslcert")
 	out.Key, _ = param("sslkey")
+	if v, ok := param("crdb_route"); ok {
+		if v != "node" && v != "gateway" {
+			return nil, uriErrorf("crdb_route must be node or gateway")
+		}
+		out.Route = v
+	}
 	if v, ok := param("connect_timeout"); ok {
 		secs, err := strconv.ParseUint(v, 10, 31)
 		if err != nil {
@@ -353,6 +363,9 @@ func (u *URI) String() string {
 	}
 	if u.ConnectTimeout != 0 {
 		q.Set("connect_timeout", strconv.Itoa(int(u.ConnectTimeout/time.Second)))
+	}
+	if u.Route != "" {
+		q.Set("crdb_route", u.Route)
 	}
 	out.RawQuery = q.Encode()
 	return out.String()

@@ -179,3 +179,15 @@ func TestParsePGXConfig(t *testing.T) {
 		t.Fatalf("unexpected config %+v", cfg.Config)
 	}
 }
+
+// TestParseURIRoute checks crdb_route, which only the replication client
+// reads.
+func TestParseURIRoute(t *testing.T) {
+	u, err := ParseURIFields("postgresql://u@h?sslmode=disable&crdb_route=gateway")
+	if err != nil || u.Route != "gateway" || len(u.RuntimeParams) != 0 {
+		t.Fatalf("got %+v, %v", u, err)
+	}
+	if _, err := ParseURIFields("postgresql://u@h?crdb_route=elsewhere"); err == nil {
+		t.Fatal("unknown crdb_route accepted")
+	}
+}
