@@ -71,6 +71,11 @@ type Prepared struct {
 	// Columns describes the rows the statement returns; nil when it returns
 	// none (NoData).
 	Columns []Column
+
+	// plan is the engine's cached plan (nil for statements that are not
+	// planned, such as DDL): Execute reuses it, re-binding placeholders,
+	// while the catalog version it was planned against is current.
+	plan *stmtPlan
 }
 
 // Result is a statement being executed. The caller pulls rows with Next and

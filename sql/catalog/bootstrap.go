@@ -1,0 +1,58 @@
+package catalog
+
+import (
+	"context"
+
+	"github.com/vcdb/vcdb/kv"
+)
+
+// Ids of the bootstrapped databases and their public schemas, as CockroachDB
+// numbers them in a fresh cluster.
+const (
+	DefaultDBID       ID = 100
+	DefaultDBPublicID ID = 101
+	PostgresDBID      ID = 102
+	PostgresPublicID  ID = 103
+)
+
+// Bootstrap writes a fresh VC's catalog in txn, unless the catalog version
+// key already exists: databases defaultdb and postgres with their public
+// schemas, the root user, the admin role and root's membership in it. It
+// reports whether it wrote anything.
+func Bootstrap(ctx context.Context, txn *kv.Txn, keys Keys) (bool, error) {
+	if _, found, err := txn.Get(ctx, keys.Version()); err != nil || found {
+		return false, err
+	}
+	c := &Collection{keys: keys, cache: NewCache(), txn: txn, snap: newSnapshot("", nil)}
+	for _, d := range []struct {
+		db, schema ID
+		name       string
+	}{
+		{DefaultDBID, DefaultDBPublicID, "defaultdb"},
+		{PostgresDBID, PostgresPublicID, "postgres"},
+	} {
+		if err := c.WriteDescriptor(ctx, &Descriptor{Database: &Database{
+			ID: d.db, Name: d.name, Owner: RootUser,
+		}}); err != nil {
+			return false, err
+		}
+		if err := c.WriteDescriptor(ctx, &Descriptor{Schema: &Schema{
+			ID: d.schema, ParentID: d.db, Name: "public", Owner: AdminRole,
+		}}); err != nil {
+			return false, err
+		}
+	}
+	if err := txn.Put(keys.NextID(), encodeUvarint(uint64(PostgresPublicID)+1)); err != nil {
+		return false, err
+	}
+	if err := PutUser(txn, keys, &User{Name: RootUser, CanLogin: true}); err != nil {
+		return false, err
+	}
+	if err := PutUser(txn, keys, &User{Name: AdminRole, IsRole: true}); err != nil {
+		return false, err
+	}
+	if err := PutRoleMember(txn, keys, RoleMember{Role: AdminRole, Member: RootUser, IsAdmin: true}); err != nil {
+		return false, err
+	}
+	return true, nil
+}

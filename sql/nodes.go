@@ -1,0 +1,498 @@
+package sql
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgcode"
+	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgerror"
+	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/sem/tree"
+	"github.com/vcdb/vcdb/sql/rowenc"
+	"github.com/vcdb/vcdb/sql/sem"
+)
+
+// unaryNode produces one row with no columns (SELECT without FROM).
+type unaryNode struct{}
+
+func (unaryNode) columns() []resultColumn { return nil }
+func (unaryNode) explain(e *explainer)    { e.line("values: 1 row") }
+func (unaryNode) start(context.Context, *runParams) (rowIter, error) {
+	return &sliceIter{rows: []tree.Datums{{}}}, nil
+}
+
+// sliceIter returns rows held in memory.
+type sliceIter struct {
+	rows []tree.Datums
+	pos  int
+}
+
+func (it *sliceIter) next(context.Context) (tree.Datums, error) {
+	if it.pos >= len(it.rows) {
+		return nil, nil
+	}
+	it.pos++
+	return it.rows[it.pos-1], nil
+}
+
+func (it *sliceIter) close() {}
+
+// filterNode keeps the rows for which filter is TRUE.
+type filterNode struct {
+	src    planNode
+	filter tree.TypedExpr
+}
+
+func (n *filterNode) columns() []resultColumn { return n.src.columns() }
+func (n *filterNode) explain(e *explainer) {
+	e.line("filter: " + formatExpr(n.filter, n.src.columns()))
+	e.child(func() { n.src.explain(e) })
+}
+func (n *filterNode) start(ctx context.Context, r *runParams) (rowIter, error) {
+	src, err := n.src.start(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return &filterIter{src: src, filter: n.filter, r: r}, nil
+}
+
+type filterIter struct {
+	src    rowIter
+	filter tree.TypedExpr
+	r      *runParams
+}
+
+func (it *filterIter) next(ctx context.Context) (tree.Datums, error) {
+	for {
+		row, err := it.src.next(ctx)
+		if err != nil || row == nil {
+			return nil, err
+		}
+		ok, err := it.r.evalFilter(ctx, it.filter, row)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return row, nil
+		}
+	}
+}
+
+func (it *filterIter) close() { it.src.close() }
+
+// addFilter places filter above src, pushing it into a scan (index
+// selection) or down a join where it can.
+func (p *planner) addFilter(src planNode, filter tree.TypedExpr) planNode {
+	if filter == nil {
+		return src
+	}
+	switch t := src.(type) {
+	case *scanNode:
+		t.applyFilter(filter)
+		return t
+	case *joinNode:
+		return t.pushFilter(p, filter)
+	case *filterNode:
+		return &filterNode{src: t.src, filter: tree.NewTypedAndExpr(t.filter, filter)}
+	}
+	return &filterNode{src: src, filter: filter}
+}
+
+// renderNode computes expressions over its input's rows.
+type renderNode struct {
+	src   planNode
+	exprs []tree.TypedExpr
+	cols  []resultColumn
+	// passthrough[i] is the input column exprs[i] copies, or -1.
+	passthrough []int
+}
+
+func newRenderNode(src planNode, exprs []tree.TypedExpr, cols []resultColumn) *renderNode {
+	n := &renderNode{src: src, exprs: exprs, cols: cols, passthrough: make([]int, len(exprs))}
+	for i, e := range exprs {
+		n.passthrough[i] = -1
+		if iv, ok := e.(*tree.IndexedVar); ok {
+			n.passthrough[i] = iv.Idx
+		}
+	}
+	return n
+}
+
+func (n *renderNode) columns() []resultColumn { return n.cols }
+func (n *renderNode) explain(e *explainer) {
+	in := n.src.columns()
+	parts := make([]string, len(n.exprs))
+	for i, x := range n.exprs {
+		parts[i] = formatExpr(x, in)
+	}
+	e.line("render " + strings.Join(parts, ", "))
+	e.child(func() { n.src.explain(e) })
+}
+func (n *renderNode) start(ctx context.Context, r *runParams) (rowIter, error) {
+	src, err := n.src.start(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return &renderIter{n: n, src: src, r: r, row: make(tree.Datums, len(n.exprs))}, nil
+}
+
+type renderIter struct {
+	n   *renderNode
+	src rowIter
+	r   *runParams
+	row tree.Datums
+}
+
+func (it *renderIter) next(ctx context.Context) (tree.Datums, error) {
+	in, err := it.src.next(ctx)
+	if err != nil || in == nil {
+		return nil, err
+	}
+	for i, e := range it.n.exprs {
+		if p := it.n.passthrough[i]; p >= 0 {
+			it.row[i] = in[p]
+			continue
+		}
+		if it.row[i], err = it.r.eval(ctx, e, in); err != nil {
+			return nil, err
+		}
+	}
+	return it.row, nil
+}
+
+func (it *renderIter) close() { it.src.close() }
+
+// projectPrefix keeps the first n columns of src's rows.
+func projectPrefix(src planNode, n int) planNode {
+	cols := src.columns()[:n]
+	exprs := make([]tree.TypedExpr, n)
+	for i := range exprs {
+		exprs[i] = tree.NewTypedOrdinalReference(i, cols[i].typ)
+	}
+	return &projectNode{renderNode: *newRenderNode(src, exprs, cols)}
+}
+
+// projectNode drops columns; EXPLAIN does not show it as an operator of
+// its own.
+type projectNode struct{ renderNode }
+
+func (n *projectNode) explain(e *explainer) { n.src.explain(e) }
+
+// sortColumn is one ORDER BY key.
+type sortColumn struct {
+	idx        int
+	desc       bool
+	nullsFirst bool
+}
+
+// sortNode sorts its input.
+type sortNode struct {
+	src      planNode
+	ordering []sortColumn
+}
+
+func (p *planner) addSort(n planNode, ordering []sortColumn) planNode {
+	if providesOrdering(n, ordering) {
+		return n
+	}
+	return &sortNode{src: n, ordering: ordering}
+}
+
+func (n *sortNode) columns() []resultColumn { return n.src.columns() }
+func (n *sortNode) explain(e *explainer) {
+	cols := n.src.columns()
+	parts := make([]string, len(n.ordering))
+	for i, o := range n.ordering {
+		parts[i] = cols[o.idx].name
+		if o.desc {
+			parts[i] += " DESC"
+		}
+		if o.nullsFirst == o.desc {
+			if o.nullsFirst {
+				parts[i] += " NULLS FIRST"
+			} else {
+				parts[i] += " NULLS LAST"
+			}
+		}
+	}
+	e.line("sort " + strings.Join(parts, ", "))
+	e.child(func() { n.src.explain(e) })
+}
+
+func (n *sortNode) start(ctx context.Context, r *runParams) (rowIter, error) {
+	rows, err := drain(ctx, r, n.src)
+	if err != nil {
+		return nil, err
+	}
+	var sortErr error
+	sort.SliceStable(rows, func(i, j int) bool {
+		c, err := compareRows(ctx, r.ec, rows[i], rows[j], n.ordering)
+		if err != nil && sortErr == nil {
+			sortErr = err
+		}
+		return c < 0
+	})
+	if sortErr != nil {
+		return nil, sortErr
+	}
+	return &sliceIter{rows: rows}, nil
+}
+
+func compareRows(ctx context.Context, ec *sem.Context, a, b tree.Datums, ordering []sortColumn) (int, error) {
+	for _, o := range ordering {
+		da, db := a[o.idx], b[o.idx]
+		an, bn := da == tree.DNull, db == tree.DNull
+		var c int
+		switch {
+		case an && bn:
+			c = 0
+		case an:
+			c = -1
+			if !o.nullsFirst {
+				c = 1
+			}
+		case bn:
+			c = 1
+			if !o.nullsFirst {
+				c = -1
+			}
+		default:
+			var err error
+			if c, err = sem.Compare(ctx, ec, da, db); err != nil {
+				return 0, err
+			}
+			if o.desc {
+				c = -c
+			}
+		}
+		if c != 0 {
+			return c, nil
+		}
+	}
+	return 0, nil
+}
+
+// providesOrdering reports whether n already produces rows in the given
+// order: a scan in index order under renders and filters.
+func providesOrdering(n planNode, ordering []sortColumn) bool {
+	cols := make([]int, len(ordering))
+	for i, o := range ordering {
+		cols[i] = o.idx
+	}
+	for {
+		switch t := n.(type) {
+		case *renderNode:
+			for i, c := range cols {
+				if t.passthrough[c] < 0 {
+					return false
+				}
+				cols[i] = t.passthrough[c]
+			}
+			n = t.src
+		case *filterNode:
+			n = t.src
+		case *scanNode:
+			return t.providesOrdering(cols, ordering)
+		default:
+			return false
+		}
+	}
+}
+
+// providesOrdering checks the index key order against table columns cols
+// (ordering gives directions and NULL placement) and switches the scan to
+// reverse when that gives the order.
+func (n *scanNode) providesOrdering(cols []int, ordering []sortColumn) bool {
+	ic := n.index
+	if n.constraint != nil {
+		for _, vals := range n.constraint.eq {
+			if len(vals) != 1 {
+				return false
+			}
+		}
+	}
+	// Key columns fixed by equality constraints do not affect the order.
+	start := 0
+	if n.constraint != nil {
+		start = len(n.constraint.eq)
+	}
+	if len(cols) > len(ic.keyCols)-start {
+		return false
+	}
+	reverse := false
+	for i, c := range cols {
+		k := start + i
+		if ic.keyCols[k] != c {
+			return false
+		}
+		indexDesc := ic.keyDirs[k] == rowenc.Descending
+		want := ordering[i]
+		rev := indexDesc != want.desc
+		if i == 0 {
+			reverse = rev
+		} else if rev != reverse {
+			return false
+		}
+		// Ascending index order puts NULLs first.
+		nullsFirstInScan := !indexDesc != reverse
+		if want.nullsFirst != nullsFirstInScan && n.codec.table.Columns[c].Nullable {
+			return false
+		}
+	}
+	n.reverse = reverse
+	return true
+}
+
+// distinctNode removes duplicate rows (on keys), keeping the first of each.
+type distinctNode struct {
+	src  planNode
+	keys []int
+}
+
+func (n *distinctNode) columns() []resultColumn { return n.src.columns() }
+func (n *distinctNode) explain(e *explainer) {
+	cols := n.src.columns()
+	parts := make([]string, len(n.keys))
+	for i, k := range n.keys {
+		parts[i] = cols[k].name
+	}
+	e.line("distinct on " + strings.Join(parts, ", "))
+	e.child(func() { n.src.explain(e) })
+}
+func (n *distinctNode) start(ctx context.Context, r *runParams) (rowIter, error) {
+	src, err := n.src.start(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return &distinctIter{n: n, src: src, seen: map[string]struct{}{}}, nil
+}
+
+type distinctIter struct {
+	n    *distinctNode
+	src  rowIter
+	seen map[string]struct{}
+	buf  []byte
+}
+
+func (it *distinctIter) next(ctx context.Context) (tree.Datums, error) {
+	for {
+		row, err := it.src.next(ctx)
+		if err != nil || row == nil {
+			return nil, err
+		}
+		it.buf = it.buf[:0]
+		for _, k := range it.n.keys {
+			if it.buf, err = hashKey(it.buf, row[k]); err != nil {
+				return nil, err
+			}
+		}
+		if _, ok := it.seen[string(it.buf)]; ok {
+			continue
+		}
+		it.seen[string(it.buf)] = struct{}{}
+		return row, nil
+	}
+}
+
+func (it *distinctIter) close() { it.src.close() }
+
+// hashKey appends an encoding of d under which equal values (in SQL's
+// grouping sense: NULLs equal each other) have equal bytes.
+func hashKey(b []byte, d tree.Datum) ([]byte, error) {
+	if d != tree.DNull && rowenc.IsKeyType(d.ResolvedType()) {
+		return rowenc.EncodeKey(b, d, rowenc.Ascending)
+	}
+	if d == tree.DNull {
+		return rowenc.EncodeKey(b, d, rowenc.Ascending)
+	}
+	s := d.String()
+	b = append(b, 0xff)
+	b = append(b, fmt.Sprintf("%d:", len(s))...)
+	return append(b, s...), nil
+}
+
+// limitNode applies LIMIT and OFFSET.
+type limitNode struct {
+	src           planNode
+	count, offset tree.TypedExpr
+}
+
+func (n *limitNode) columns() []resultColumn { return n.src.columns() }
+func (n *limitNode) explain(e *explainer) {
+	var parts []string
+	if n.count != nil {
+		parts = append(parts, "limit "+tree.AsString(n.count))
+	}
+	if n.offset != nil {
+		parts = append(parts, "offset "+tree.AsString(n.offset))
+	}
+	e.line(strings.Join(parts, " "))
+	e.child(func() { n.src.explain(e) })
+}
+
+func (n *limitNode) start(ctx context.Context, r *runParams) (rowIter, error) {
+	it := &limitIter{count: -1}
+	for _, x := range []struct {
+		e    tree.TypedExpr
+		dst  *int64
+		name string
+	}{{n.count, &it.count, "LIMIT"}, {n.offset, &it.offset, "OFFSET"}} {
+		if x.e == nil {
+			continue
+		}
+		d, err := r.eval(ctx, x.e, nil)
+		if err != nil {
+			return nil, err
+		}
+		if d == tree.DNull {
+			continue
+		}
+		v := int64(tree.MustBeDInt(d))
+		if v < 0 {
+			code := pgcode.InvalidRowCountInLimitClause
+			if x.name == "OFFSET" {
+				code = pgcode.InvalidRowCountInResultOffsetClause
+			}
+			return nil, pgerror.Newf(code, "negative %s", x.name)
+		}
+		*x.dst = v
+	}
+	if it.count == 0 {
+		it.src = &sliceIter{}
+		return it, nil
+	}
+	src, err := n.src.start(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	it.src = src
+	return it, nil
+}
+
+type limitIter struct {
+	src           rowIter
+	count, offset int64
+	seen          int64
+}
+
+func (it *limitIter) next(ctx context.Context) (tree.Datums, error) {
+	for it.offset > 0 {
+		row, err := it.src.next(ctx)
+		if err != nil || row == nil {
+			return nil, err
+		}
+		it.offset--
+	}
+	if it.count >= 0 && it.seen >= it.count {
+		return nil, nil
+	}
+	row, err := it.src.next(ctx)
+	if err != nil || row == nil {
+		return nil, err
+	}
+	it.seen++
+	return row, nil
+}
+
+func (it *limitIter) close() { it.src.close() }

@@ -1,0 +1,182 @@
+package sql
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgcode"
+	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgerror"
+	"github.com/cockroachdb/errors"
+	"github.com/vcdb/vcdb/kv"
+	"github.com/vcdb/vcdb/sql/catalog"
+	"github.com/vcdb/vcdb/tenant"
+)
+
+// Config configures the SQL server of one virtual cluster.
+type Config struct {
+	KV         *kv.Engine
+	TenantID   tenant.ID
+	TenantName string // "system" for tenant.SystemID
+
+	// ReadOnlyAt, when set, makes the VC read-only: every transaction reads
+	// at the timestamp it returns (a replicated VC's replicated time) and
+	// every write fails with SQLSTATE 25006.
+	ReadOnlyAt func() kv.Timestamp
+
+	// MaxImplicitRetries bounds the automatic retries of an implicit
+	// transaction after a serialization conflict (0 means the default).
+	MaxImplicitRetries int
+}
+
+// defaultMaxImplicitRetries is how often a single-statement transaction is
+// retried server-side before the client sees 40001. Conflicts on one node
+// are short-lived, so a few dozen attempts make client-visible retries rare
+// without letting a hot row spin a session forever.
+const defaultMaxImplicitRetries = 50
+
+// Server is the SQL engine of one virtual cluster. It owns the catalog cache
+// shared by its sessions and the set of open sessions. Safe for concurrent
+// use.
+type Server struct {
+	cfg   Config
+	keys  catalog.Keys
+	cache *catalog.Cache
+
+	// rowIDs backs unique_rowid().
+	lastRowID atomic.Int64
+
+	nextSessionID atomic.Int32
+
+	mu struct {
+		sync.Mutex
+		sessions map[*Session]struct{}
+		stopped  bool
+	}
+}
+
+// NewServer returns the SQL server of cfg.TenantID, bootstrapping the VC's
+// catalog on first use: databases defaultdb and postgres with schema public,
+// user root and role admin (root a member).
+func NewServer(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.KV == nil {
+		return nil, errors.New("sql: Config.KV is required")
+	}
+	if cfg.TenantName == "" && cfg.TenantID == tenant.SystemID {
+		cfg.TenantName = "system"
+	}
+	if cfg.MaxImplicitRetries <= 0 {
+		cfg.MaxImplicitRetries = defaultMaxImplicitRetries
+	}
+	s := &Server{
+		cfg:   cfg,
+		keys:  catalog.Keys{Prefix: tenant.Prefix(cfg.TenantID)},
+		cache: catalog.NewCache(),
+	}
+	s.mu.sessions = make(map[*Session]struct{})
+	if cfg.ReadOnlyAt == nil {
+		if err := s.bootstrap(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// bootstrap writes the catalog of a fresh VC, retrying on conflict with a
+// concurrent bootstrap.
+func (s *Server) bootstrap(ctx context.Context) error {
+	for attempt := 0; ; attempt++ {
+		txn := s.cfg.KV.Begin(kv.TxnOptions{})
+		wrote, err := catalog.Bootstrap(ctx, txn, s.keys)
+		if err != nil {
+			txn.Rollback()
+			return errors.Wrap(err, "bootstrapping catalog")
+		}
+		if !wrote {
+			txn.Rollback()
+			return nil
+		}
+		if _, err := txn.Commit(ctx); err != nil {
+			if kv.IsRetryable(err) && attempt < 10 {
+				continue
+			}
+			return errors.Wrap(err, "bootstrapping catalog")
+		}
+		return nil
+	}
+}
+
+// TenantID returns the VC this server serves.
+func (s *Server) TenantID() tenant.ID { return s.cfg.TenantID }
+
+// NewSession opens a session for an authenticated user.
+func (s *Server) NewSession(ctx context.Context, args SessionArgs) (*Session, error) {
+	s.mu.Lock()
+	stopped := s.mu.stopped
+	s.mu.Unlock()
+	if stopped {
+		return nil, pgerror.Newf(pgcode.AdminShutdown, "the SQL service of this virtual cluster is stopping")
+	}
+	sess, err := newSession(ctx, s, args)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.stopped {
+		return nil, pgerror.Newf(pgcode.AdminShutdown, "the SQL service of this virtual cluster is stopping")
+	}
+	s.mu.sessions[sess] = struct{}{}
+	return sess, nil
+}
+
+func (s *Server) removeSession(sess *Session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.mu.sessions, sess)
+}
+
+// Stop refuses new sessions and cancels the statements of the open ones; it
+// implements tenant.Service. The sessions themselves are closed by their
+// owners (the wire server's connections).
+func (s *Server) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	s.mu.stopped = true
+	sessions := make([]*Session, 0, len(s.mu.sessions))
+	for sess := range s.mu.sessions {
+		sessions = append(sessions, sess)
+	}
+	s.mu.Unlock()
+	for _, sess := range sessions {
+		sess.Cancel()
+	}
+	return nil
+}
+
+// Close stops the server; open sessions' statements are cancelled.
+func (s *Server) Close() {
+	_ = s.Stop(context.Background())
+}
+
+// now returns the current HLC time.
+func (s *Server) now() kv.Timestamp { return s.cfg.KV.Clock().Now() }
+
+// uniqueRowID returns a unique, roughly time-ordered INT8 like CockroachDB's
+// unique_rowid(): a timestamp in 10-microsecond units shifted left 15 bits,
+// with the low bits free (a node id in CockroachDB, always 1 here). Strictly
+// increasing within the server.
+func (s *Server) uniqueRowID() int64 {
+	const nodeID = 1
+	for {
+		now := (time.Now().UnixNano() / 10000) << 15
+		now |= nodeID
+		last := s.lastRowID.Load()
+		if now <= last {
+			now = last + 1<<15
+		}
+		if s.lastRowID.CompareAndSwap(last, now) {
+			return now
+		}
+	}
+}

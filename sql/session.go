@@ -1,0 +1,307 @@
+package sql
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/parser"
+	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgcode"
+	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgerror"
+	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/sem/tree"
+	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/types"
+	"github.com/vcdb/vcdb/kv"
+	"github.com/vcdb/vcdb/sql/catalog"
+	"github.com/vcdb/vcdb/sql/sem"
+)
+
+// Session is one client connection's SQL state: session variables, the
+// current transaction, notices and ParameterStatus changes. A session is
+// used by one goroutine at a time (its connection's), except Cancel, which
+// may be called from any goroutine.
+type Session struct {
+	srv     *Server
+	id      int32
+	startup SessionArgs
+	// startupDatabase is the database RESET database returns to.
+	startupDatabase string
+	data            sessionData
+	isAdmin         bool
+
+	txn           txnState
+	statusChanges []StatusParam
+	notices       []error
+
+	// alloc amortizes datum allocations of decoded rows.
+	alloc tree.DatumAlloc
+	// ec is the evaluation context, refreshed per statement.
+	ec sem.Context
+
+	cancelMu struct {
+		sync.Mutex
+		cancel context.CancelFunc
+	}
+	closed bool
+}
+
+var _ SessionAPI = (*Session)(nil)
+
+func newSession(ctx context.Context, srv *Server, args SessionArgs) (*Session, error) {
+	s := &Session{srv: srv, id: srv.nextSessionID.Add(1), startup: args, data: defaultSessionData()}
+	s.data.user = args.User
+	s.data.applicationName = args.ApplicationName
+	db := args.Database
+	if db == "" {
+		db = "defaultdb"
+	}
+	// Check the database and the user's roles in one read-only
+	// transaction.
+	txn := s.beginKV(true, kv.Timestamp{})
+	defer txn.Rollback()
+	descs := catalog.NewCollection(srv.keys, srv.cache, txn)
+	snap, err := descs.Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if snap.DatabaseByName(db) == nil {
+		return nil, pgerror.Newf(pgcode.InvalidCatalogName, "database %q does not exist", db)
+	}
+	s.data.database = db
+	s.startupDatabase = db
+	roles, err := catalog.MemberOf(ctx, txn, srv.keys, args.User)
+	if err != nil {
+		return nil, err
+	}
+	s.isAdmin = args.User == catalog.RootUser || roles[catalog.AdminRole]
+	for name, value := range args.SessionDefaults {
+		if err := s.setVar(ctx, name, value); err != nil {
+			return nil, err
+		}
+	}
+	s.statusChanges = nil
+	return s, nil
+}
+
+// StatusParams implements SessionAPI.
+func (s *Session) StatusParams() []StatusParam { return s.statusParams() }
+
+// TakeStatusChanges implements SessionAPI.
+func (s *Session) TakeStatusChanges() []StatusParam {
+	out := s.statusChanges
+	s.statusChanges = nil
+	return out
+}
+
+// TakeNotices implements SessionAPI.
+func (s *Session) TakeNotices() []error {
+	out := s.notices
+	s.notices = nil
+	return out
+}
+
+func (s *Session) addNotice(err error) { s.notices = append(s.notices, err) }
+
+// Parse implements SessionAPI.
+func (s *Session) Parse(query string) ([]Statement, error) {
+	stmts, err := parser.Parse(query)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Statement, len(stmts))
+	for i, st := range stmts {
+		out[i] = Statement{SQL: st.SQL, AST: st.AST, NumPlaceholders: st.NumPlaceholders}
+	}
+	return out, nil
+}
+
+// Cancel cancels the statement the session is running, if any (the wire
+// protocol's CancelRequest). Safe to call from any goroutine.
+func (s *Session) Cancel() {
+	s.cancelMu.Lock()
+	defer s.cancelMu.Unlock()
+	if s.cancelMu.cancel != nil {
+		s.cancelMu.cancel()
+	}
+}
+
+// stmtContext derives the context of one statement: cancellable by Cancel
+// and bounded by statement_timeout.
+func (s *Session) stmtContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	var cancel context.CancelFunc
+	if d := s.data.statementTimeout; d > 0 {
+		ctx, cancel = context.WithTimeout(ctx, d)
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
+	}
+	s.cancelMu.Lock()
+	s.cancelMu.cancel = cancel
+	s.cancelMu.Unlock()
+	return ctx, func() {
+		s.cancelMu.Lock()
+		s.cancelMu.cancel = nil
+		s.cancelMu.Unlock()
+		cancel()
+	}
+}
+
+// Sync implements SessionAPI. Implicit transactions end when their
+// statement's Result is closed, so nothing is left open here.
+func (s *Session) Sync(ctx context.Context) error { return nil }
+
+// Close implements SessionAPI.
+func (s *Session) Close() {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	s.finishTxn()
+	s.srv.removeSession(s)
+}
+
+// prepareEvalContext sets the evaluation context for a statement running in
+// txn.
+func (s *Session) prepareEvalContext(txn *kv.Txn, args tree.Datums) *sem.Context {
+	ec := &s.ec
+	*ec = sem.Context{
+		TxnTimestamp:     txnTimestamp(txn),
+		StmtTimestamp:    time.Now(),
+		Location:         s.data.location,
+		SessionUser:      s.data.user,
+		User:             s.data.user,
+		Database:         s.data.database,
+		SearchPath:       s.data.searchPath,
+		Version:          versionString(),
+		Placeholders:     args,
+		IntervalStyle:    s.data.intervalStyle,
+		DateStyle:        s.data.dateStyle,
+		ExtraFloatDigits: s.data.extraFloatDigits,
+		BackendPID:       s.id,
+		UniqueRowID:      s.srv.uniqueRowID,
+		SessionSetting:   s.settingForFunc,
+	}
+	ec.ClusterLogicalTimestamp = func() *tree.DDecimal {
+		d, err := tree.ParseDDecimal(txn.ReadTimestamp().String())
+		if err != nil {
+			return &tree.DDecimal{}
+		}
+		return d
+	}
+	return ec
+}
+
+// setDatabase implements SET database / USE.
+func (s *Session) setDatabase(ctx context.Context, name string) error {
+	if name == "" {
+		s.data.database = ""
+		return nil
+	}
+	err := s.withCatalog(ctx, func(snap *catalog.Snapshot) error {
+		if snap.DatabaseByName(name) == nil {
+			return pgerror.Newf(pgcode.InvalidCatalogName, "database %q does not exist", name)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.data.database = name
+	return nil
+}
+
+// withCatalog calls fn with the catalog as the current transaction sees it,
+// or as of now when there is none.
+func (s *Session) withCatalog(ctx context.Context, fn func(*catalog.Snapshot) error) error {
+	if s.txn.mode == txnOpen {
+		snap, err := s.txn.descs.Snapshot(ctx)
+		if err != nil {
+			return err
+		}
+		return fn(snap)
+	}
+	txn := s.beginKV(true, kv.Timestamp{})
+	defer txn.Rollback()
+	snap, err := catalog.NewCollection(s.srv.keys, s.srv.cache, txn).Snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	return fn(snap)
+}
+
+// setVarFromExprs runs SET name = exprs.
+func (s *Session) setVarFromExprs(ctx context.Context, sv *tree.SetVar, args tree.Datums) error {
+	if sv.ResetAll {
+		for name, v := range sessionVars {
+			if v.set != nil && name != "database" && name != "transaction_read_only" {
+				if err := s.resetVar(ctx, name); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	name := strings.ToLower(sv.Name)
+	if name == "" {
+		return pgerror.Newf(pgcode.Syntax, "missing variable name")
+	}
+	if sv.Reset || len(sv.Values) == 0 {
+		return s.resetVar(ctx, name)
+	}
+	if len(sv.Values) == 1 {
+		if _, ok := sv.Values[0].(tree.DefaultVal); ok {
+			return s.resetVar(ctx, name)
+		}
+	}
+	var parts []string
+	for _, e := range sv.Values {
+		v, err := s.varValue(ctx, e, args)
+		if err != nil {
+			return err
+		}
+		parts = append(parts, v)
+	}
+	if sv.Local {
+		s.addNotice(pgerror.WithSeverity(pgerror.Newf(pgcode.Warning,
+			"SET LOCAL is applied to the whole session"), "NOTICE"))
+	}
+	return s.setVar(ctx, name, strings.Join(parts, ", "))
+}
+
+// varValue turns one SET value into text.
+func (s *Session) varValue(ctx context.Context, e tree.Expr, args tree.Datums) (string, error) {
+	switch t := e.(type) {
+	case *tree.StrVal:
+		return t.RawString(), nil
+	case *tree.NumVal:
+		return t.String(), nil
+	case *tree.UnresolvedName:
+		if t.NumParts == 1 {
+			return t.Parts[0], nil
+		}
+		return tree.AsStringWithFlags(t, tree.FmtBareIdentifiers), nil
+	case tree.DefaultVal:
+		return "", pgerror.Newf(pgcode.Syntax, "DEFAULT must be the only value")
+	}
+	// Anything else (a placeholder, a negative number, an interval) is
+	// evaluated.
+	var out string
+	err := s.withCatalog(ctx, func(snap *catalog.Snapshot) error {
+		p, err := newPlanner(s, snap, len(args), nil)
+		if err != nil {
+			return err
+		}
+		typed, err := p.typeCheck(ctx, e, nil, "SET", types.AnyElement)
+		if err != nil {
+			return err
+		}
+		txn := s.beginKV(true, kv.Timestamp{})
+		defer txn.Rollback()
+		d, err := sem.Eval(ctx, s.prepareEvalContext(txn, args), typed, nil)
+		if err != nil {
+			return err
+		}
+		out = tree.AsStringWithFlags(d, tree.FmtBareStrings)
+		return nil
+	})
+	return out, err
+}
