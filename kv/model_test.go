@@ -169,6 +169,9 @@ func TestRandomizedModel(t *testing.T) {
 				mt.readTS = txn.ReadTimestamp()
 				var sps []Savepoint
 				nOps := 1 + rng.Intn(6)
+				if rng.Intn(10) == 0 {
+					nOps = 25 // past smallBuffer: the indexed write buffer
+				}
 				failed := false
 				for j := 0; j < nOps && !failed; j++ {
 					if rng.Intn(3) == 0 {

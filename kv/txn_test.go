@@ -3,6 +3,8 @@ package kv
 import (
 	"context"
 	"fmt"
+	"math/rand"
+	"sort"
 	"sync"
 	"testing"
 )
@@ -271,5 +273,105 @@ func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTxnWriteBufferRandomized drives one transaction's write buffer through
+// both of its modes (small, then indexed past smallBuffer keys) with random
+// puts, deletes, savepoints and rollbacks, checking Get and Scan against a
+// simple map after every step.
+func TestTxnWriteBufferRandomized(t *testing.T) {
+	e := openTest(t, Options{})
+	ctx := context.Background()
+	for i := 0; i < 40; i += 3 {
+		put(t, e, fmt.Sprintf("k%02d", i), "stored")
+	}
+	rng := rand.New(rand.NewSource(7))
+	base := map[string]string{}
+	for i := 0; i < 40; i += 3 {
+		base[fmt.Sprintf("k%02d", i)] = "stored"
+	}
+	for round := 0; round < 20; round++ {
+		txn := e.Begin(TxnOptions{})
+		view := map[string]string{}
+		for a, b := range base {
+			view[a] = b
+		}
+		type saved struct {
+			sp   Savepoint
+			view map[string]string
+		}
+		var sps []saved
+		for step := 0; step < 60; step++ {
+			k := fmt.Sprintf("k%02d", rng.Intn(40))
+			switch r := rng.Intn(10); {
+			case r < 5:
+				v := fmt.Sprintf("v%d.%d", round, step)
+				must(t, txn.Put([]byte(k), []byte(v)))
+				view[k] = v
+			case r < 7:
+				must(t, txn.Delete([]byte(k)))
+				delete(view, k)
+			case r < 8:
+				cp := map[string]string{}
+				for a, b := range view {
+					cp[a] = b
+				}
+				sps = append(sps, saved{txn.Savepoint(), cp})
+			default:
+				if len(sps) == 0 {
+					continue
+				}
+				i := rng.Intn(len(sps))
+				must(t, txn.RollbackTo(sps[i].sp))
+				view = map[string]string{}
+				for a, b := range sps[i].view {
+					view[a] = b
+				}
+				sps = sps[:i+1]
+			}
+			v, ok, err := txn.Get(ctx, []byte(k))
+			must(t, err)
+			if want, wok := view[k]; ok != wok || string(v) != want {
+				t.Fatalf("round %d step %d: get %s = %q/%v, want %q/%v", round, step, k, v, ok, want, wok)
+			}
+			res, err := txn.Scan(ctx, sp("k", "l"), ScanOptions{Reverse: step%2 == 0})
+			must(t, err)
+			var keys []string
+			for a := range view {
+				keys = append(keys, a)
+			}
+			sort.Strings(keys)
+			if step%2 == 0 {
+				sort.Sort(sort.Reverse(sort.StringSlice(keys)))
+			}
+			var want []KeyValue
+			for _, a := range keys {
+				want = append(want, KeyValue{Key: []byte(a), Value: []byte(view[a])})
+			}
+			if kvsString(res.KVs) != kvsString(want) {
+				t.Fatalf("round %d step %d: scan\n got %s\nwant %s", round, step, kvsString(res.KVs), kvsString(want))
+			}
+		}
+		if round%2 == 0 {
+			txn.Rollback()
+			continue
+		}
+		ts, err := txn.Commit(ctx)
+		must(t, err)
+		res, _ := e.Scan(ctx, sp("k", "l"), ts, ScanOptions{})
+		var keys []string
+		for a := range view {
+			keys = append(keys, a)
+		}
+		sort.Strings(keys)
+		var want []KeyValue
+		for _, a := range keys {
+			want = append(want, KeyValue{Key: []byte(a), Value: []byte(view[a])})
+		}
+		if kvsString(res.KVs) != kvsString(want) {
+			t.Fatalf("round %d: committed state\n got %s\nwant %s", round, kvsString(res.KVs), kvsString(want))
+		}
+		base = view
 	}
 }
