@@ -1,0 +1,307 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgcode"
+	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgerror"
+	"github.com/cockroachdb/errors"
+	"github.com/vcdb/vcdb/kv"
+	"github.com/vcdb/vcdb/sql"
+	"github.com/vcdb/vcdb/tenant"
+)
+
+// NodeConfig configures a single-node vcdb (`vcdb start-single-node`).
+type NodeConfig struct {
+	// StoreDir is the store directory; ignored when InMemory.
+	StoreDir string
+	// InMemory keeps the store in memory (--store=type=mem).
+	InMemory bool
+	// ListenAddr is the SQL address (host:port; port 0 picks one).
+	ListenAddr string
+	// HTTPAddr is the HTTP address.
+	HTTPAddr string
+	// Insecure serves without TLS and trusts user names. Secure mode
+	// comes with the security issue; StartNode refuses it until then.
+	Insecure bool
+	// DrainTimeout bounds how long Shutdown lets running statements
+	// finish; 0 means DefaultDrainTimeout.
+	DrainTimeout time.Duration
+	// Logf logs node events; nil means the standard logger.
+	Logf func(format string, args ...interface{})
+}
+
+// DefaultDrainTimeout is how long a graceful shutdown waits for running
+// statements: long enough for ordinary OLTP statements and small
+// transactions to finish, short enough for a supervisor's stop timeout
+// (systemd's default is 90 s).
+const DefaultDrainTimeout = 10 * time.Second
+
+// SystemClusterName is the name of the system virtual cluster.
+const SystemClusterName = "system"
+
+// Node is a running single-node vcdb: the KV engine, the SQL server of the
+// system virtual cluster, the wire server and the HTTP server. StartNode
+// starts it; Shutdown stops it in the order written there.
+type Node struct {
+	cfg     NodeConfig
+	engine  *kv.Engine
+	sql     *sql.Server
+	wire    *Server
+	http    *http.Server
+	sqlLn   net.Listener
+	httpLn  net.Listener
+	metrics *MetricsRegistry
+
+	// done is closed when a serving goroutine failed on its own (a
+	// listener error); Err then tells why. The owner shuts down.
+	done     chan struct{}
+	doneOnce sync.Once
+	err      error
+	serveWG  sync.WaitGroup
+
+	shutdownOnce sync.Once
+	shutdownErr  error
+}
+
+// StartNode opens the store, starts the SQL engine, and listens for SQL
+// and HTTP. When it returns without error the node accepts connections.
+// On error everything already started is stopped again.
+func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, retErr error) {
+	if !cfg.Insecure {
+		return nil, errors.WithHint(
+			errors.New("secure mode (TLS, certificates, passwords) is not available yet"),
+			"Start the node with --insecure; the security issue adds --certs-dir support.")
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = DefaultDrainTimeout
+	}
+	n := &Node{cfg: cfg, metrics: NewMetricsRegistry(), done: make(chan struct{})}
+	defer func() {
+		if retErr != nil {
+			n.closeStarted()
+		}
+	}()
+	var err error
+	n.engine, err = kv.Open(kv.Options{Dir: cfg.StoreDir, InMemory: cfg.InMemory})
+	if err != nil {
+		return nil, errors.Wrapf(err, "opening store %s", n.StorePath())
+	}
+	n.sql, err = sql.NewServer(ctx, sql.Config{
+		KV: n.engine, TenantID: tenant.SystemID, TenantName: SystemClusterName,
+	})
+	if err != nil {
+		return nil, errors.Wrap(err, "starting the SQL engine")
+	}
+	if n.sqlLn, err = net.Listen("tcp", cfg.ListenAddr); err != nil {
+		return nil, errors.Wrap(err, "listening for SQL")
+	}
+	if n.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return nil, errors.Wrap(err, "listening for HTTP")
+	}
+	n.wire = NewServer(Config{
+		Route:          n.route,
+		DefaultCluster: SystemClusterName,
+		Insecure:       cfg.Insecure,
+		Logf:           cfg.Logf,
+	})
+	n.metrics.Register("server", n.wire.WriteMetrics)
+	n.http = &http.Server{
+		Handler:           NewHTTPHandler(n, n.metrics),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	n.serveWG.Add(2)
+	go func() {
+		defer n.serveWG.Done()
+		if err := n.wire.Serve(n.sqlLn); !errors.Is(err, ErrServerDraining) {
+			n.fail(errors.Wrap(err, "serving SQL"))
+		}
+	}()
+	go func() {
+		defer n.serveWG.Done()
+		if err := n.http.Serve(n.httpLn); !errors.Is(err, http.ErrServerClosed) {
+			n.fail(errors.Wrap(err, "serving HTTP"))
+		}
+	}()
+	return n, nil
+}
+
+func (n *Node) fail(err error) {
+	n.doneOnce.Do(func() {
+		n.err = err
+		close(n.done)
+	})
+}
+
+// Done is closed if the node stopped serving on its own; Err says why.
+func (n *Node) Done() <-chan struct{} { return n.done }
+
+// Err is the error that closed Done.
+func (n *Node) Err() error {
+	select {
+	case <-n.done:
+		return n.err
+	default:
+		return nil
+	}
+}
+
+// SQLAddr is the address the SQL listener is bound to.
+func (n *Node) SQLAddr() net.Addr { return n.sqlLn.Addr() }
+
+// HTTPAddr is the address the HTTP listener is bound to.
+func (n *Node) HTTPAddr() net.Addr { return n.httpLn.Addr() }
+
+// SQLURL is the connection URL printed at start-up.
+func (n *Node) SQLURL() string {
+	return fmt.Sprintf("postgresql://root@%s/defaultdb?sslmode=disable", n.SQLAddr())
+}
+
+// HTTPURL is the base URL of the HTTP endpoints.
+func (n *Node) HTTPURL() string { return "http://" + n.HTTPAddr().String() }
+
+// StorePath describes the store ("type=mem" or the absolute path).
+func (n *Node) StorePath() string {
+	if n.cfg.InMemory {
+		return "type=mem"
+	}
+	if abs, err := filepath.Abs(n.cfg.StoreDir); err == nil {
+		return abs
+	}
+	return n.cfg.StoreDir
+}
+
+// Metrics is the registry behind /metrics, for other parts to register
+// their sources.
+func (n *Node) Metrics() *MetricsRegistry { return n.metrics }
+
+// route implements Router for a single physical cluster whose only
+// virtual cluster is the system VC (the virtual-cluster issue replaces it
+// with a lookup in tenant.Registry and the default-target setting).
+func (n *Node) route(cluster string) (OpenSession, error) {
+	if cluster == "" || cluster == SystemClusterName {
+		return SQLServerSessions(n.sql), nil
+	}
+	return nil, RoutingError(cluster)
+}
+
+// RoutingError is the startup error for an unknown virtual cluster or one
+// whose service is not started (contract §2, CockroachDB's
+// SendRoutingError).
+func RoutingError(cluster string) error {
+	return errors.WithHint(
+		pgerror.Newf(pgcode.ConnectionException, "service unavailable for target tenant (%s)", cluster),
+		`Double check your "-ccluster=" connection option or your "cluster:" database name prefix.`)
+}
+
+// Serving implements Health.
+func (n *Node) Serving() bool { return !n.wire.Draining() }
+
+// CheckSQL implements Health: SELECT 1 through a fresh session of the
+// system VC.
+func (n *Node) CheckSQL(ctx context.Context) error {
+	sess, err := n.sql.NewSession(ctx, sql.SessionArgs{User: "root", ApplicationName: "$ internal-health"})
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	stmts, err := sess.Parse("SELECT 1")
+	if err != nil {
+		return err
+	}
+	prep, err := sess.Prepare(ctx, stmts[0], nil)
+	if err != nil {
+		return err
+	}
+	res, err := sess.Execute(ctx, prep, nil)
+	if err != nil {
+		return err
+	}
+	row, err := res.Next(ctx)
+	if _, cerr := res.Close(ctx); err == nil {
+		err = cerr
+	}
+	if err == nil && row == nil {
+		err = errors.New("SELECT 1 returned no row")
+	}
+	if err != nil {
+		return err
+	}
+	return sess.Sync(ctx)
+}
+
+// Shutdown stops the node gracefully. The order matters:
+//
+//  1. Drain the wire server: stop accepting, let each connection finish
+//     its current statement (at most cfg.DrainTimeout), closing idle ones
+//     with 57P01. /health answers 503 from the first moment, so load
+//     balancers stop routing here while statements finish.
+//  2. Close the wire server: cancel what is still running after the
+//     timeout and wait for every connection goroutine; each closes its
+//     session, so no statement uses the engine after this step.
+//  3. Shut the HTTP server down: it was kept so /health reported the
+//     drain; it goes before the SQL server because /health?ready=1 runs
+//     SQL.
+//  4. Close the SQL server: no session is left to use it.
+//  5. Close the KV engine last: everything above reads and writes
+//     through it, and closing it syncs and releases the store.
+//
+// It is safe to call more than once; later calls return the first
+// result. ctx bounds the whole shutdown (the drain ends early when ctx
+// does).
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.shutdownOnce.Do(func() {
+		drainCtx, cancel := context.WithTimeout(ctx, n.cfg.DrainTimeout)
+		if err := n.wire.Drain(drainCtx); err != nil {
+			n.logf("drain timed out with %d connections left; cancelling their statements", n.wire.NumConns())
+		}
+		cancel()
+		n.closeStarted()
+	})
+	return n.shutdownErr
+}
+
+// Close stops the node at once (running statements are cancelled).
+func (n *Node) Close() {
+	n.shutdownOnce.Do(n.closeStarted)
+}
+
+// closeStarted stops whatever StartNode started, in Shutdown's order.
+func (n *Node) closeStarted() {
+	if n.wire != nil {
+		n.wire.Close()
+	} else if n.sqlLn != nil {
+		_ = n.sqlLn.Close()
+	}
+	if n.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = n.http.Shutdown(ctx)
+		cancel()
+		_ = n.http.Close()
+	} else if n.httpLn != nil {
+		_ = n.httpLn.Close()
+	}
+	n.serveWG.Wait()
+	if n.sql != nil {
+		n.sql.Close()
+	}
+	if n.engine != nil {
+		if err := n.engine.Close(); err != nil {
+			n.shutdownErr = errors.Wrap(err, "closing the store")
+		}
+	}
+}
+
+func (n *Node) logf(format string, args ...interface{}) {
+	if n.cfg.Logf != nil {
+		n.cfg.Logf(format, args...)
+		return
+	}
+	n.wire.cfg.Logf(format, args...)
+}
