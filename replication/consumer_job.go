@@ -1,0 +1,374 @@
+package replication
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/errors"
+	"github.com/vcdb/vcdb/kv"
+	"github.com/vcdb/vcdb/tenant"
+)
+
+// consumerJob is one running consumer job.
+//
+// Ownership: the job's goroutine (run) owns rec, including the state
+// machine, and is the only writer of the job record. User requests arrive
+// on ctrl and are answered after the change is persisted. A streaming
+// session (ingest.go) runs in goroutines the job goroutine starts and
+// waits for; it reports through atomics and a nudge channel, never by
+// touching rec. Readers outside (status, metrics, the read-only VC) use the
+// atomics and the published snapshot.
+type consumerJob struct {
+	id   int64 // immutable copy of rec.ID, for other goroutines
+	c    *Consumer
+	rec  *ConsumerJob
+	prog consumerProgress // as of the last session's end; owned by run
+
+	ctrl  chan ctrlReq
+	nudge chan struct{}
+	done  chan struct{}
+
+	// published is a copy of rec after each persisted change.
+	published atomic.Pointer[ConsumerJob]
+	// replicated is the durable replicated time, published by the
+	// ingester after each flush (ahead of rec until run catches up).
+	replicated atomic.Pointer[kv.Timestamp]
+	scanDone   atomic.Bool
+	// retained is the current retained time, for heartbeats.
+	retained atomic.Pointer[kv.Timestamp]
+	metrics  jobMetrics
+}
+
+type jobMetrics struct {
+	logicalBytes    atomic.Int64
+	sstBytes        atomic.Int64
+	events          atomic.Int64
+	resolvedEvents  atomic.Int64
+	flushes         atomic.Int64
+	running         atomic.Bool
+	cutoverProgress atomic.Int64
+}
+
+type ctrlReq struct {
+	ev           Event
+	setRetention bool
+	retention    time.Duration
+	reply        chan ctrlResp
+}
+
+type ctrlResp struct {
+	ts  kv.Timestamp
+	err error
+}
+
+func newConsumerJob(c *Consumer, rec *ConsumerJob, prog consumerProgress) *consumerJob {
+	j := &consumerJob{
+		id: rec.ID, c: c, rec: rec, prog: prog,
+		ctrl:  make(chan ctrlReq),
+		nudge: make(chan struct{}, 1),
+		done:  make(chan struct{}),
+	}
+	rt := rec.Machine.ReplicatedTime
+	j.replicated.Store(&rt)
+	j.scanDone.Store(rec.Machine.ScanDone)
+	ret := rec.Machine.RetainedTime
+	j.retained.Store(&ret)
+	j.metrics.logicalBytes.Store(prog.LogicalBytes)
+	j.metrics.sstBytes.Store(prog.SSTBytes)
+	j.metrics.events.Store(prog.Events)
+	j.metrics.resolvedEvents.Store(prog.ResolvedEvents)
+	j.metrics.flushes.Store(prog.Flushes)
+	j.publish()
+	return j
+}
+
+func (j *consumerJob) publish() {
+	cp := *j.rec
+	j.published.Store(&cp)
+}
+
+// request hands a user request to the job goroutine and waits for the
+// answer.
+func (j *consumerJob) request(ctx context.Context, r ctrlReq) (kv.Timestamp, error) {
+	r.reply = make(chan ctrlResp, 1)
+	select {
+	case j.ctrl <- r:
+	case <-j.done:
+		return kv.Timestamp{}, errJobEnded(j.id)
+	case <-ctx.Done():
+		return kv.Timestamp{}, ctx.Err()
+	}
+	select {
+	case resp := <-r.reply:
+		return resp.ts, resp.err
+	case <-ctx.Done():
+		return kv.Timestamp{}, ctx.Err()
+	}
+}
+
+func errJobEnded(id int64) error {
+	return errors.Newf("replication: job %d is no longer running", id)
+}
+
+// persist writes rec (and, through extra, other records in the same
+// transaction) and publishes it.
+func (j *consumerJob) persist(ctx context.Context, extra func(txn *kv.Txn) error) error {
+	err := tenant.RunTxn(ctx, j.c.cfg.Engine, func(txn *kv.Txn) error {
+		if extra != nil {
+			if err := extra(txn); err != nil {
+				return err
+			}
+		}
+		return putJSON(txn, jobKey(keyConsumer, j.rec.ID), j.rec)
+	})
+	if err == nil {
+		j.publish()
+	}
+	return err
+}
+
+// run is the job goroutine: it asks the machine what to do and does it,
+// until the job ends or ctx (the consumer's) ends.
+func (j *consumerJob) run(ctx context.Context) {
+	defer close(j.done)
+	defer j.c.forget(j.id)
+	for ctx.Err() == nil {
+		act := j.rec.Machine.Next()
+		switch act.Kind {
+		case ActExit:
+			return
+		case ActWaitControl:
+			j.waitControl(ctx, nil)
+		case ActWaitRetry:
+			t := time.NewTimer(act.Backoff)
+			if j.waitControl(ctx, t.C) {
+				j.stepAndPersist(ctx, Event{Type: EvRetryElapsed})
+			}
+			t.Stop()
+		case ActRevertFirst:
+			j.revertFirst(ctx)
+		case ActStream:
+			j.stream(ctx)
+		case ActFailover:
+			j.failover(ctx)
+		}
+	}
+}
+
+// waitControl handles user requests until one changes what the job does,
+// fire fires (true is returned), or ctx ends.
+func (j *consumerJob) waitControl(ctx context.Context, fire <-chan time.Time) bool {
+	before := j.rec.Machine.Next()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-fire:
+			return true
+		case r := <-j.ctrl:
+			j.handle(ctx, r)
+			if j.rec.Machine.Next() != before {
+				return false
+			}
+		}
+	}
+}
+
+// handle applies a user request and answers it.
+func (j *consumerJob) handle(ctx context.Context, r ctrlReq) {
+	old := *j.rec
+	var resp ctrlResp
+	if r.setRetention {
+		j.rec.Retention = r.retention
+	} else {
+		resp.err = j.rec.Machine.Step(r.ev)
+		if resp.err == nil && r.ev.Type == EvFailover {
+			j.rec.FailoverLatest = r.ev.Latest
+			resp.ts = j.rec.Machine.FailoverTime
+		}
+	}
+	if resp.err == nil {
+		if err := j.persist(ctx, nil); err != nil {
+			*j.rec = old
+			resp = ctrlResp{err: err}
+		}
+	}
+	r.reply <- resp
+	if resp.err == nil && j.rec.Machine.Status == StatusCancelled {
+		j.cleanupCancelled(ctx)
+	}
+}
+
+// stepAndPersist applies an internal event. A failure to persist is left
+// for the next step to retry: the in-memory machine is authoritative while
+// the job runs, and a restart re-derives progress from the register.
+func (j *consumerJob) stepAndPersist(ctx context.Context, ev Event) {
+	if err := j.rec.Machine.Step(ev); err != nil {
+		// An internal event the state cannot take is a bug; record it
+		// rather than crash the process.
+		j.rec.Machine.LastError = err.Error()
+		return
+	}
+	_ = j.persist(ctx, nil)
+}
+
+// cleanupCancelled releases what a cancelled job holds.
+func (j *consumerJob) cleanupCancelled(ctx context.Context) {
+	j.metrics.running.Store(false)
+	_ = j.c.cfg.Engine.Unprotect(ctx, j.rec.PTSID)
+	j.completeSource(false)
+}
+
+// completeSource tells the source, best effort and bounded in time, that
+// the stream is over.
+func (j *consumerJob) completeSource(successful bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), j.c.cfg.SourceCompleteTimeout)
+	defer cancel()
+	src, err := j.c.cfg.Dial(ctx, j.rec.SourceURI)
+	if err != nil {
+		return
+	}
+	defer src.Close()
+	_ = src.Complete(ctx, j.rec.StreamID, successful)
+}
+
+// observeProgress folds the ingester's published progress into the
+// machine.
+func (j *consumerJob) observeProgress(ctx context.Context) {
+	m := &j.rec.Machine
+	rt := *j.replicated.Load()
+	before := m.Status
+	if m.Status == StatusInitializing && m.RevertFirst.IsEmpty() {
+		_ = m.Step(Event{Type: EvConnected})
+	}
+	switch {
+	case !m.ScanDone && j.scanDone.Load():
+		if err := m.Step(Event{Type: EvScanDone, Time: rt}); err != nil {
+			m.LastError = err.Error()
+		}
+	case m.ScanDone && m.ReplicatedTime.Less(rt):
+		if err := m.Step(Event{Type: EvProgress, Time: rt}); err != nil {
+			m.LastError = err.Error()
+		}
+	}
+	firstProgress := m.ScanDone && j.rec.ReaderTenantID != 0 && !j.rec.ReaderActivated
+	if firstProgress {
+		j.activateReader(ctx)
+	}
+	if m.Status != before || firstProgress {
+		j.updateRetained(ctx)
+		_ = j.persist(ctx, nil)
+	}
+}
+
+// activateReader makes the read-only VC ready and shared on the first
+// persisted replicated time (CONTRACT §4).
+func (j *consumerJob) activateReader(ctx context.Context) {
+	id := j.rec.ReaderTenantID
+	err := j.c.cfg.Records.Update(ctx, id, func(r *tenant.Record) error {
+		r.DataState = tenant.DataStateReady
+		r.ServiceMode = tenant.ServiceModeShared
+		return nil
+	})
+	if err != nil {
+		return
+	}
+	j.rec.ReaderActivated = true
+	if h := j.c.cfg.Hooks.ReaderActivated; h != nil {
+		h(ctx, id)
+	}
+}
+
+// updateRetained moves the consumer's protection up to
+// max(start, replicated − retention), capped at the failover time.
+func (j *consumerJob) updateRetained(ctx context.Context) {
+	m := &j.rec.Machine
+	t := RetainedTimeFor(m.StartTime, m.ReplicatedTime, j.rec.Retention, m.FailoverTime, m.RetainedTime)
+	if !m.RetainedTime.Less(t) {
+		return
+	}
+	if err := j.c.cfg.Engine.Protect(ctx, kv.ProtectedTimestamp{ID: j.rec.PTSID, Span: tenantSpan(j.rec.TenantID), Timestamp: t}); err != nil {
+		return
+	}
+	m.RetainedTime = t
+	j.retained.Store(&t)
+}
+
+// stream runs one streaming session and reacts to it until the machine
+// wants something else.
+func (j *consumerJob) stream(ctx context.Context) {
+	sctx, cancel := context.WithCancel(ctx)
+	s := startSession(sctx, j)
+	j.metrics.running.Store(true)
+	hb := time.NewTicker(j.c.cfg.HeartbeatInterval)
+	defer func() {
+		hb.Stop()
+		cancel()
+		<-s.done
+		j.prog = s.ing.prog
+		j.metrics.running.Store(false)
+		// Progress made in the session's last moments.
+		if j.rec.Machine.Next().Kind == ActStream || j.rec.Machine.Status == StatusError {
+			j.observeProgress(ctx)
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.done:
+			if ctx.Err() != nil {
+				return
+			}
+			j.observeProgress(ctx)
+			if j.rec.Machine.Next().Kind != ActStream {
+				return
+			}
+			j.stepAndPersist(ctx, Event{Type: EvStreamError, Err: s.err})
+			return
+		case <-s.connected:
+			s.connected = nil
+			if j.rec.Machine.Status == StatusInitializing {
+				j.stepAndPersist(ctx, Event{Type: EvConnected})
+			}
+		case <-j.nudge:
+			j.observeProgress(ctx)
+			if j.rec.Machine.Next().Kind != ActStream {
+				return
+			}
+		case <-hb.C:
+			before := j.rec.Machine.RetainedTime
+			j.updateRetained(ctx)
+			if before != j.rec.Machine.RetainedTime {
+				_ = j.persist(ctx, nil)
+			}
+		case r := <-j.ctrl:
+			j.handle(ctx, r)
+			if j.rec.Machine.Next().Kind != ActStream {
+				return
+			}
+		}
+	}
+}
+
+// retryWait sleeps d or until ctx ends, answering user requests meanwhile;
+// it reports whether the job should go on with what it was doing.
+func (j *consumerJob) retryWait(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	before := j.rec.Machine.Next()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			return true
+		case r := <-j.ctrl:
+			j.handle(ctx, r)
+			if j.rec.Machine.Next() != before {
+				return false
+			}
+		}
+	}
+}

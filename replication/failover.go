@@ -1,0 +1,172 @@
+package replication
+
+import (
+	"bytes"
+	"context"
+
+	"github.com/vcdb/vcdb/kv"
+	"github.com/vcdb/vcdb/tenant"
+)
+
+// Failover (COMPLETE REPLICATION), once the replicated time has reached the
+// failover time t and ingestion has stopped:
+//
+//  1. Revert the VC's span to exactly t, in chunks of RevertChunkKeys keys,
+//     recording after each chunk where the next starts, so a restart
+//     resumes the revert instead of redoing it. When the progress register
+//     shows nothing was ever written above t (the usual case for TO
+//     LATEST), there is nothing to revert and the step is skipped; that
+//     keeps failover to LATEST in the milliseconds.
+//  2. Create the retention producer job on the promoted VC (protection at
+//     t, so that the old primary can fail back without a full copy).
+//  3. Activate, in one transaction with the job's completion: data state
+//     ready, service none, no consumer job, and the prior replication
+//     details {source cluster, source VC, activation time t}.
+//  4. Release the consumer's protection; drop the read-only VC after a
+//     failover to a past time (it stays, frozen, after LATEST).
+//  5. Tell the source, best effort and bounded, that the stream completed.
+//
+// Each step is idempotent or recorded, so a restart anywhere resumes it.
+
+// revertSpan reverts the job's VC span to `to`, resuming a revert to the
+// same time where the progress register says it stopped.
+func (j *consumerJob) revertSpan(ctx context.Context, to kv.Timestamp) error {
+	eng := j.c.cfg.Engine
+	prog, err := readProgress(ctx, eng, j.rec.ID)
+	if err != nil {
+		return err
+	}
+	if prog.RevertTo != to {
+		prog.RevertTo = to
+		prog.RevertResumeKey = nil
+		prog.RevertDone = false
+	}
+	// MaxWritten bounds every timestamp this job wrote (a failback job
+	// starts it at MaxTimestamp: the span's own history is unknown).
+	if prog.RevertDone || prog.MaxWritten.LessEq(to) {
+		j.metrics.cutoverProgress.Store(0)
+		return nil
+	}
+	span := tenantSpan(j.rec.TenantID)
+	cursor := span.Key
+	if len(prog.RevertResumeKey) > 0 {
+		cursor = prog.RevertResumeKey
+	}
+	for bytes.Compare(cursor, span.EndKey) < 0 {
+		j.metrics.cutoverProgress.Store(1)
+		res, err := eng.Scan(ctx, kv.Span{Key: cursor, EndKey: span.EndKey}, eng.Now(), kv.ScanOptions{MaxRows: j.c.cfg.RevertChunkKeys})
+		if err != nil {
+			return err
+		}
+		next := span.EndKey
+		if res.ResumeSpan != nil {
+			next = append([]byte(nil), res.ResumeSpan.Key...)
+		}
+		if err := eng.RevertRange(ctx, kv.Span{Key: cursor, EndKey: next}, to); err != nil {
+			return err
+		}
+		prog.RevertResumeKey = next
+		if err := writeProgress(ctx, eng, j.rec.ID, &prog); err != nil {
+			return err
+		}
+		cursor = next
+	}
+	prog.RevertDone = true
+	prog.RevertResumeKey = nil
+	if to.Less(prog.MaxWritten) {
+		prog.MaxWritten = to
+	}
+	if prog.ReplicatedTime.Less(to) {
+		prog.ReplicatedTime = to
+	}
+	j.metrics.cutoverProgress.Store(0)
+	return writeProgress(ctx, eng, j.rec.ID, &prog)
+}
+
+// revertFirst is a failback job's first step: revert the original
+// primary's span to the divergence time, then stream from it.
+func (j *consumerJob) revertFirst(ctx context.Context) {
+	if err := j.revertSpan(ctx, j.rec.Machine.RevertFirst); err != nil {
+		if ctx.Err() == nil {
+			j.stepAndPersist(ctx, Event{Type: EvStreamError, Err: err})
+		}
+		return
+	}
+	prog, err := readProgress(ctx, j.c.cfg.Engine, j.rec.ID)
+	if err != nil {
+		return
+	}
+	prog.ScanDone = true
+	if err := writeProgress(ctx, j.c.cfg.Engine, j.rec.ID, &prog); err != nil {
+		return
+	}
+	j.prog = prog
+	j.stepAndPersist(ctx, Event{Type: EvRevertFirstDone})
+}
+
+// failover runs the failover steps above; on an error it retries after a
+// backoff (a failover never pauses: the revert must finish).
+func (j *consumerJob) failover(ctx context.Context) {
+	for attempt := 1; ctx.Err() == nil; attempt++ {
+		err := j.failoverOnce(ctx)
+		if err == nil {
+			return
+		}
+		j.rec.Machine.LastError = err.Error()
+		m := Machine{Retries: attempt, Policy: j.c.cfg.Retry}
+		if !j.retryWait(ctx, m.backoff()) {
+			return
+		}
+		if j.rec.Machine.Status != StatusFailingOver {
+			return
+		}
+	}
+}
+
+func (j *consumerJob) failoverOnce(ctx context.Context) error {
+	t := j.rec.Machine.FailoverTime
+	if err := j.revertSpan(ctx, t); err != nil {
+		return err
+	}
+	if j.rec.RetentionJobID == 0 && j.c.cfg.Producer != nil {
+		id, err := j.c.cfg.Producer.CreateRetentionJob(ctx, j.rec.TenantID, j.rec.TenantName, t)
+		if err != nil {
+			return err
+		}
+		j.rec.RetentionJobID = id
+		if err := j.persist(ctx, nil); err != nil {
+			return err
+		}
+	}
+	old := *j.rec
+	if err := j.rec.Machine.Step(Event{Type: EvFailoverDone}); err != nil {
+		return err
+	}
+	err := j.persist(ctx, func(txn *kv.Txn) error {
+		vc, err := j.c.cfg.Records.Get(ctx, txn, j.rec.TenantID)
+		if err != nil {
+			return err
+		}
+		vc.DataState = tenant.DataStateReady
+		vc.ServiceMode = tenant.ServiceModeNone
+		vc.ConsumerJobID = 0
+		vc.Prior = &tenant.PriorReplication{
+			SourceClusterID: j.rec.SourceClusterID,
+			SourceTenantID:  j.rec.SourceTenantID,
+			ActivationTime:  t.String(),
+		}
+		return j.c.cfg.Records.Put(ctx, txn, vc)
+	})
+	if err != nil {
+		*j.rec = old
+		return err
+	}
+	// Activation is committed; what follows is clean-up that a restart
+	// also performs (Consumer.Start releases a finished job's protection).
+	_ = j.c.cfg.Engine.Unprotect(ctx, j.rec.PTSID)
+	if j.rec.ReaderTenantID != 0 && !j.rec.FailoverLatest && j.c.cfg.Hooks.DropReader != nil {
+		_ = j.c.cfg.Hooks.DropReader(ctx, j.rec.ReaderTenantID)
+	}
+	j.completeSource(true)
+	return nil
+}
