@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -160,11 +161,34 @@ func (n *Node) HTTPAddr() net.Addr { return n.httpLn.Addr() }
 
 // SQLURL is the connection URL printed at start-up.
 func (n *Node) SQLURL() string {
-	return fmt.Sprintf("postgresql://root@%s/defaultdb?sslmode=disable", n.SQLAddr())
+	return fmt.Sprintf("postgresql://root@%s/defaultdb?sslmode=disable", advertiseAddr(n.cfg.ListenAddr, n.SQLAddr()))
 }
 
 // HTTPURL is the base URL of the HTTP endpoints.
-func (n *Node) HTTPURL() string { return "http://" + n.HTTPAddr().String() }
+func (n *Node) HTTPURL() string { return "http://" + advertiseAddr(n.cfg.HTTPAddr, n.HTTPAddr()) }
+
+// advertiseAddr is the host:port to print for a listener: the host as
+// configured (so "localhost" stays "localhost"), or this machine's name
+// when it listens on every interface, with the port actually bound (port
+// 0 picks one).
+func advertiseAddr(configured string, bound net.Addr) string {
+	host, _, err := net.SplitHostPort(configured)
+	_, port, perr := net.SplitHostPort(bound.String())
+	if err != nil || perr != nil {
+		return bound.String()
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		if h, err := os.Hostname(); err == nil {
+			host = h
+		} else {
+			host = "localhost"
+		}
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// InMemory reports whether the store is in memory.
+func (n *Node) InMemory() bool { return n.cfg.InMemory }
 
 // StorePath describes the store ("type=mem" or the absolute path).
 func (n *Node) StorePath() string {

@@ -1,0 +1,344 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/cockroachdb/errors"
+	"github.com/urfave/cli/v2"
+	"github.com/vcdb/vcdb/server"
+)
+
+// `vcdb start-single-node` (contract §1). The node's lifecycle lives in
+// package server (server.StartNode, Node.Shutdown); this file parses the
+// flags, prints the start-up banner, handles signals and --background.
+
+func init() { register(startCommand) }
+
+// notifyFDEnv tells a child started by --background which inherited file
+// descriptor to report readiness on.
+const notifyFDEnv = "VCDB_BACKGROUND_NOTIFY_FD"
+
+// stopSignals returns the channel start-single-node stops on; tests
+// replace it to stop a node without signalling the test process.
+var stopSignals = func() (<-chan os.Signal, func()) {
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+	return ch, func() { signal.Stop(ch) }
+}
+
+func startCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "start-single-node",
+		Usage: "start a single-node vcdb",
+		Description: "Starts a node that serves SQL (Postgres wire protocol) on --listen-addr and\n" +
+			"HTTP (/health, /metrics, /debug/pprof/) on --http-addr. SIGINT or SIGTERM\n" +
+			"drains it: running statements may finish within --drain-timeout; a second\n" +
+			"signal stops it at once.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "store", Value: "vcdb-data", Usage: "store directory (`PATH` or path=PATH), or type=mem for an in-memory store"},
+			&cli.StringFlag{Name: "listen-addr", Value: "localhost:26257", Usage: "SQL address `HOST:PORT` (port 0 picks a free port)"},
+			&cli.StringFlag{Name: "http-addr", Value: "localhost:8080", Usage: "HTTP address `HOST:PORT`"},
+			certsDirFlag(),
+			&cli.BoolFlag{Name: "insecure", Usage: "serve without TLS and trust user names (testing only)"},
+			&cli.BoolFlag{Name: "virtualized", Usage: "create virtual cluster main and route connections to it"},
+			&cli.BoolFlag{Name: "virtualized-empty", Usage: "route connections to virtual cluster main, which is not created"},
+			&cli.BoolFlag{Name: "background", Usage: "start in the background and return once the node accepts SQL"},
+			&cli.StringFlag{Name: "pid-file", Usage: "write the process id to `FILE` once the node accepts SQL"},
+			&cli.StringFlag{Name: "listening-url-file", Usage: "write the SQL URL to `FILE` once the node accepts SQL"},
+			&cli.DurationFlag{Name: "drain-timeout", Value: server.DefaultDrainTimeout, Usage: "how long a graceful shutdown lets running statements finish"},
+		},
+		Action: runStart,
+	}
+}
+
+// startOptions are the validated flags.
+type startOptions struct {
+	cfg              server.NodeConfig
+	pidFile          string
+	listeningURLFile string
+	background       bool
+}
+
+func parseStartFlags(c *cli.Context) (startOptions, error) {
+	var o startOptions
+	if c.Args().Len() > 0 {
+		return o, errors.Newf("start-single-node takes no arguments (got %q)", c.Args().Slice())
+	}
+	if c.Bool("virtualized") && c.Bool("virtualized-empty") {
+		return o, errors.New("--virtualized and --virtualized-empty are mutually exclusive")
+	}
+	if c.Bool("virtualized") || c.Bool("virtualized-empty") {
+		return o, errors.New("--virtualized and --virtualized-empty are not supported yet (virtual clusters come with a later release); " +
+			"start without them and user data lives in the system virtual cluster")
+	}
+	if !c.Bool("insecure") {
+		return o, errors.Newf("secure mode (TLS and authentication with the certificates in %s) is not available yet; "+
+			"start the node with --insecure for testing", c.String("certs-dir"))
+	}
+	dir, inMem, err := parseStoreSpec(c.String("store"))
+	if err != nil {
+		return o, err
+	}
+	o.cfg = server.NodeConfig{
+		StoreDir:     dir,
+		InMemory:     inMem,
+		ListenAddr:   c.String("listen-addr"),
+		HTTPAddr:     c.String("http-addr"),
+		Insecure:     true,
+		DrainTimeout: c.Duration("drain-timeout"),
+	}
+	o.pidFile = c.String("pid-file")
+	o.listeningURLFile = c.String("listening-url-file")
+	o.background = c.Bool("background")
+	return o, nil
+}
+
+// parseStoreSpec reads --store: a directory, path=DIR, or type=mem
+// (CockroachDB's spellings; a size=... attribute is accepted and ignored,
+// since vcdb does not cap the store's size).
+func parseStoreSpec(spec string) (dir string, inMem bool, err error) {
+	if spec == "" {
+		return "", false, errors.New("--store must not be empty")
+	}
+	if !strings.Contains(spec, "=") {
+		return spec, false, nil
+	}
+	for _, field := range strings.Split(spec, ",") {
+		k, v, ok := strings.Cut(field, "=")
+		if !ok {
+			return "", false, errors.Newf("--store=%s: %q is not key=value", spec, field)
+		}
+		switch strings.TrimSpace(k) {
+		case "path":
+			dir = v
+		case "type":
+			if v != "mem" {
+				return "", false, errors.Newf("--store=%s: unknown store type %q (only type=mem)", spec, v)
+			}
+			inMem = true
+		case "size":
+		default:
+			return "", false, errors.Newf("--store=%s: unknown attribute %q", spec, k)
+		}
+	}
+	if inMem && dir != "" {
+		return "", false, errors.Newf("--store=%s: an in-memory store has no path", spec)
+	}
+	if !inMem && dir == "" {
+		return "", false, errors.Newf("--store=%s: missing path", spec)
+	}
+	return dir, inMem, nil
+}
+
+func runStart(c *cli.Context) error {
+	o, err := parseStartFlags(c)
+	if err != nil {
+		return err
+	}
+	if o.background && os.Getenv(notifyFDEnv) == "" {
+		return startInBackground(c, o)
+	}
+	var notify *os.File
+	if fd := os.Getenv(notifyFDEnv); fd != "" {
+		n, err := strconv.Atoi(fd)
+		if err != nil {
+			return errors.Newf("bad %s=%q", notifyFDEnv, fd)
+		}
+		notify = os.NewFile(uintptr(n), "notify")
+		_ = os.Unsetenv(notifyFDEnv)
+	}
+	err = serveNode(c.Context, c.App.Writer, c.App.ErrWriter, o, notify)
+	if err != nil && notify != nil {
+		fmt.Fprintf(notify, "error: %v\n", err)
+		_ = notify.Close()
+	}
+	return err
+}
+
+// serveNode starts the node, prints the banner (and, in a --background
+// child, reports it on notify), then waits for a stop signal and shuts the
+// node down gracefully; a second signal cuts the drain short.
+func serveNode(ctx context.Context, stdout, stderr io.Writer, o startOptions, notify *os.File) error {
+	if o.cfg.Insecure {
+		fmt.Fprint(stderr, insecureWarning)
+	}
+	o.cfg.Logf = log.New(stderr, "", log.LstdFlags).Printf
+	sigs, stopNotify := stopSignals()
+	defer stopNotify()
+	started := time.Now()
+	node, err := server.StartNode(ctx, o.cfg)
+	if err != nil {
+		return err
+	}
+	banner := startBanner(node, started)
+	if err := writeReadyFiles(node, o); err != nil {
+		node.Close()
+		return err
+	}
+	defer func() {
+		if o.pidFile != "" {
+			_ = os.Remove(o.pidFile)
+		}
+	}()
+	fmt.Fprint(stdout, banner)
+	if notify != nil {
+		fmt.Fprintf(notify, "ok\n%s", banner)
+		_ = notify.Close()
+	}
+	select {
+	case sig := <-sigs:
+		fmt.Fprintf(stderr, "received %s: draining (up to %s; signal again to stop at once)\n", sig, o.cfg.DrainTimeout)
+	case <-node.Done():
+		fmt.Fprintf(stderr, "node stopped serving: %v\n", node.Err())
+	}
+	shutdownCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-sigs:
+			cancel()
+		case <-shutdownCtx.Done():
+		}
+	}()
+	err = node.Shutdown(shutdownCtx)
+	fmt.Fprintln(stderr, "shutdown completed")
+	if err == nil {
+		err = node.Err()
+	}
+	return err
+}
+
+const insecureWarning = `*
+* WARNING: RUNNING IN INSECURE MODE!
+*
+* - Any client that can reach the SQL port can log in as any user,
+*   without a password, and read or write any data.
+* - Traffic is not encrypted.
+* This mode is for testing only.
+*
+`
+
+func startBanner(n *server.Node, started time.Time) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "vcdb node starting at %s (took %.1fs)\n", started.UTC().Format("2006-01-02 15:04:05.000000 -0700 MST"), time.Since(started).Seconds())
+	row := func(k, v string) { fmt.Fprintf(&b, "%-21s%s\n", k+":", v) }
+	row("build", "vcdb "+BinaryVersion)
+	row("webui", n.HTTPURL())
+	row("sql", n.SQLURL())
+	if n.InMemory() {
+		row("store[0]", "type=mem")
+	} else {
+		row("store[0]", "path="+n.StorePath())
+	}
+	row("pid", strconv.Itoa(os.Getpid()))
+	return b.String()
+}
+
+// writeReadyFiles writes --pid-file and --listening-url-file, each
+// atomically (a reader polling for the file never sees it half written).
+func writeReadyFiles(n *server.Node, o startOptions) error {
+	if o.pidFile != "" {
+		if err := writeFileAtomic(o.pidFile, strconv.Itoa(os.Getpid())+"\n"); err != nil {
+			return errors.Wrap(err, "writing --pid-file")
+		}
+	}
+	if o.listeningURLFile != "" {
+		if err := writeFileAtomic(o.listeningURLFile, n.SQLURL()+"\n"); err != nil {
+			return errors.Wrap(err, "writing --listening-url-file")
+		}
+	}
+	return nil
+}
+
+func writeFileAtomic(path, content string) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// startInBackground re-executes this command detached from the terminal
+// (its own session, stdin from /dev/null, output to a log file in the
+// store directory or discarded for an in-memory store) and returns once
+// the child reports on an inherited pipe that it accepts SQL, printing
+// the child's banner; or with the child's error if it failed to start.
+func startInBackground(c *cli.Context, o startOptions) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return errors.Wrap(err, "--background: finding the vcdb binary")
+	}
+	var args []string
+	for _, a := range os.Args[1:] {
+		if a == "--background" || a == "-background" || strings.HasPrefix(a, "--background=") || strings.HasPrefix(a, "-background=") {
+			continue
+		}
+		args = append(args, a)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	out, logPath, err := backgroundLog(o)
+	if err != nil {
+		w.Close()
+		return err
+	}
+	defer out.Close()
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), notifyFDEnv+"=3")
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return errors.Wrap(err, "--background: starting the node")
+	}
+	// Only the child holds the write end now: EOF means it reported or
+	// died.
+	w.Close()
+	report, _ := io.ReadAll(bufio.NewReader(r))
+	status, rest, _ := strings.Cut(string(report), "\n")
+	if status == "ok" {
+		fmt.Fprint(c.App.Writer, rest)
+		if logPath != "" {
+			fmt.Fprintf(c.App.Writer, "%-21s%s\n", "logs:", logPath)
+		}
+		return cmd.Process.Release()
+	}
+	_ = cmd.Wait()
+	if msg, ok := strings.CutPrefix(status, "error: "); ok {
+		return errors.Newf("the node failed to start: %s", msg)
+	}
+	if logPath != "" {
+		return errors.Newf("the node exited before accepting SQL; see %s", logPath)
+	}
+	return errors.New("the node exited before accepting SQL")
+}
+
+func backgroundLog(o startOptions) (*os.File, string, error) {
+	if o.cfg.InMemory {
+		f, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+		return f, "", err
+	}
+	dir := filepath.Join(o.cfg.StoreDir, "logs")
+	if err := os.MkdirAll(dir, 0755); err != nil {
+		return nil, "", errors.Wrap(err, "--background: creating the log directory")
+	}
+	path, _ := filepath.Abs(filepath.Join(dir, "vcdb.log"))
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0644)
+	return f, path, err
+}
