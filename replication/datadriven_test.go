@@ -1,0 +1,399 @@
+package replication
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgerror"
+	"github.com/cockroachdb/crlib/testutils/leaktest"
+	"github.com/cockroachdb/datadriven"
+	"github.com/vcdb/vcdb/kv"
+	"github.com/vcdb/vcdb/tenant"
+)
+
+// TestDataDriven runs the scenarios under testdata/replication: two
+// physical clusters in one process, "primary" and "standby".
+//
+// Vocabulary (cluster= defaults to primary for writes and reads, standby
+// for replication commands; vc= defaults to main):
+//
+//	create-clusters                   primary with VC main, and standby
+//	write [cluster=] [vc=] [let=$t]   lines "put k v" / "del k", one txn
+//	let $t [cluster=]                 name the cluster's current time
+//	read [cluster=] [vc=] [ts=$t]     visible rows
+//	show-vcs [cluster=]               VC records
+//	start-replication [src=] [dst=] [readonly] [retention=]
+//	wait-until-replicated-time [vc=] [ts=$t]   (default: the primary's now)
+//	status [cluster=] [vc=]
+//	pause | resume [vc=]              then waits for the status to settle
+//	complete-replication ts=latest|$t [nowait]   names $failover, $retained
+//	wait-failover [vc=]
+//	compare-fingerprints [from=$t] [to=$t] [vc=] [src-vc=] [src=] [dst=]
+//	failback [cluster=primary] [vc=] [src-vc=] [from=standby]
+//	stop-service | start-service [cluster=] [vc=]
+//	bytes-ingested [cluster=] [vc=]
+//	producer-jobs [cluster=]
+//	cut-stream | restart cluster= | crash cluster=
+func TestDataDriven(t *testing.T) {
+	defer leaktest.AfterTest(t)()
+	datadriven.Walk(t, "../testdata/replication", func(t *testing.T, path string) {
+		d := &ddRunner{t: t, names: map[string]kv.Timestamp{}, jobs: map[string]int64{}}
+		d.env = newTestEnv(t, defaultEnvOptions())
+		datadriven.RunTest(t, path, d.run)
+	})
+}
+
+type ddRunner struct {
+	t     *testing.T
+	env   *testEnv
+	names map[string]kv.Timestamp
+	// jobs remembers each VC's consumer job across its failover.
+	jobs map[string]int64
+}
+
+func pgErrString(err error) string {
+	return fmt.Sprintf("%s: %s", pgerror.GetPGCode(err), err.Error())
+}
+
+func (d *ddRunner) arg(td *datadriven.TestData, key, def string) string {
+	if td.HasArg(key) {
+		var v string
+		td.ScanArgs(d.t, key, &v)
+		return v
+	}
+	return def
+}
+
+func (d *ddRunner) ts(td *datadriven.TestData, s string) kv.Timestamp {
+	ts, ok := d.names[s]
+	if !ok {
+		td.Fatalf(d.t, "unknown timestamp %q", s)
+	}
+	return ts
+}
+
+// name prints a timestamp by its name, if it has one.
+func (d *ddRunner) name(ts kv.Timestamp) string {
+	if ts.IsEmpty() {
+		return "NULL"
+	}
+	var names []string
+	for n, v := range d.names {
+		if v == ts {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return "<unnamed>"
+	}
+	sort.Strings(names)
+	return strings.Join(names, "=")
+}
+
+const ddWait = 30 * time.Second
+
+func (d *ddRunner) run(t *testing.T, td *datadriven.TestData) string {
+	ctx := context.Background()
+	env := d.env
+	clusterArg := func(def string) *testCluster { return env.cluster(d.arg(td, "cluster", def)) }
+	vcName := d.arg(td, "vc", "main")
+	switch td.Cmd {
+	case "create-clusters":
+		p := env.addCluster("primary")
+		p.createVC("main")
+		env.addCluster("standby")
+		return "ok"
+
+	case "write":
+		c := clusterArg("primary")
+		var kvs [][2]string
+		for _, line := range strings.Split(strings.TrimSpace(td.Input), "\n") {
+			f := strings.Fields(line)
+			switch {
+			case len(f) == 3 && f[0] == "put":
+				kvs = append(kvs, [2]string{f[1], f[2]})
+			case len(f) == 2 && f[0] == "del":
+				kvs = append(kvs, [2]string{f[1], ""})
+			default:
+				td.Fatalf(t, "bad write line %q", line)
+			}
+		}
+		ts, err := c.write(c.vc(vcName).ID, kvs)
+		if err != nil {
+			return fmtErr(err)
+		}
+		if td.HasArg("let") {
+			d.names[d.arg(td, "let", "")] = ts
+		}
+		return "ok"
+
+	case "let":
+		c := clusterArg("primary")
+		d.names[td.CmdArgs[0].Key] = c.eng.Now()
+		return ""
+
+	case "read":
+		c := clusterArg("primary")
+		at := c.eng.Now()
+		if td.HasArg("ts") {
+			at = d.ts(td, d.arg(td, "ts", ""))
+		}
+		rec := c.vc(vcName)
+		res, err := c.eng.Scan(ctx, tenantSpan(rec.ID), at, kv.ScanOptions{})
+		if err != nil {
+			return fmtErr(err)
+		}
+		var b strings.Builder
+		prefix := len(tenant.Prefix(rec.ID))
+		for _, r := range res.KVs {
+			fmt.Fprintf(&b, "%s=%s\n", r.Key[prefix:], r.Value)
+		}
+		if b.Len() == 0 {
+			return "(empty)"
+		}
+		return b.String()
+
+	case "show-vcs":
+		c := clusterArg("standby")
+		recs, err := c.records.List(ctx, nil)
+		if err != nil {
+			return fmtErr(err)
+		}
+		var b strings.Builder
+		for _, r := range recs {
+			if !r.Visible() {
+				continue
+			}
+			state := string(r.DataState)
+			if r.ConsumerJobID != 0 {
+				if st, err := c.consumer.Status(ctx, r.ID); err == nil && st != nil {
+					state = string(st.Status)
+				}
+			}
+			fmt.Fprintf(&b, "%d %s %s %s", r.ID, r.Name, state, r.ServiceMode)
+			if r.ReadFrom != 0 {
+				fmt.Fprintf(&b, " read_from=%d", r.ReadFrom)
+			}
+			if r.Prior != nil {
+				ts, _ := kv.ParseTimestamp(r.Prior.ActivationTime)
+				fmt.Fprintf(&b, " prior=%s@%s", r.Prior.SourceID(), d.name(ts))
+			}
+			b.WriteString("\n")
+		}
+		return b.String()
+
+	case "start-replication":
+		c := clusterArg("standby")
+		from := d.arg(td, "from", "primary")
+		var retention time.Duration
+		if td.HasArg("retention") {
+			var err error
+			if retention, err = time.ParseDuration(d.arg(td, "retention", "")); err != nil {
+				td.Fatalf(t, "%v", err)
+			}
+		}
+		_, err := c.consumer.Create(ctx, CreateRequest{
+			TenantName: d.arg(td, "dst", "main"), SourceTenantName: d.arg(td, "src", "main"),
+			SourceURI: "inproc://" + from, Retention: retention, ReadOnly: td.HasArg("readonly"),
+		})
+		if err != nil {
+			return fmtErr(err)
+		}
+		return "ok"
+
+	case "wait-until-replicated-time":
+		c := clusterArg("standby")
+		var target kv.Timestamp
+		if td.HasArg("ts") {
+			target = d.ts(td, d.arg(td, "ts", ""))
+		} else {
+			target = env.cluster(d.arg(td, "from", "primary")).eng.Now()
+		}
+		c.waitReplicated(vcName, target, ddWait)
+		return "ok"
+
+	case "status":
+		c := clusterArg("standby")
+		st, err := c.consumer.Status(ctx, c.vc(vcName).ID)
+		if err != nil {
+			return fmtErr(err)
+		}
+		if st == nil {
+			return "no replication"
+		}
+		return fmt.Sprintf("status: %s\nsource: %s %s\nfailover_time: %s",
+			st.Status, st.SourceTenantName, st.SourceURI, d.name(st.FailoverTime))
+
+	case "pause", "resume":
+		c := clusterArg("standby")
+		var err error
+		want := StatusPaused
+		if td.Cmd == "pause" {
+			err = c.consumer.Pause(ctx, vcName)
+		} else {
+			err = c.consumer.Resume(ctx, vcName)
+			want = StatusReplicating
+		}
+		if err != nil {
+			return fmtErr(err)
+		}
+		d.waitStatus(c, vcName, want)
+		return "ok"
+
+	case "wait-status":
+		c := clusterArg("standby")
+		d.waitStatus(c, vcName, Status(d.arg(td, "status", "")))
+		return "ok"
+
+	case "complete-replication":
+		c := clusterArg("standby")
+		target := FailoverTarget{Latest: d.arg(td, "ts", "") == "latest"}
+		if !target.Latest {
+			target.Time = d.ts(td, d.arg(td, "ts", ""))
+		}
+		st, err := c.consumer.Status(ctx, c.vc(vcName).ID)
+		if err != nil {
+			return fmtErr(err)
+		}
+		if st == nil {
+			st = &ReplicationStatus{}
+		}
+		retained := st.RetainedTime
+		d.jobs[vcName] = c.jobOf(vcName)
+		ft, err := c.consumer.Complete(ctx, vcName, target)
+		if err != nil {
+			return fmtErr(err)
+		}
+		d.names["$retained"] = retained
+		d.names["$failover"] = ft
+		out := fmt.Sprintf("failover_time = %s", d.name(ft))
+		if td.HasArg("nowait") {
+			return out
+		}
+		return out + "\n" + d.waitFailover(c, vcName)
+
+	case "wait-failover":
+		return d.waitFailover(clusterArg("standby"), vcName)
+
+	case "compare-fingerprints":
+		src := env.cluster(d.arg(td, "src", "primary"))
+		dst := env.cluster(d.arg(td, "dst", "standby"))
+		var from kv.Timestamp
+		if td.HasArg("from") {
+			from = d.ts(td, d.arg(td, "from", ""))
+		}
+		to := d.ts(td, d.arg(td, "to", "$failover"))
+		srcVC := d.arg(td, "src-vc", vcName)
+		a := src.fingerprint(srcVC, from, to)
+		b := dst.fingerprint(vcName, from, to)
+		n := countVersions(t, src, srcVC, from, to)
+		if a != b {
+			return fmt.Sprintf("MISMATCH: %s %x != %s %x (%d source versions)", src.name, a, dst.name, b, n)
+		}
+		return fmt.Sprintf("equal (%d versions)", n)
+
+	case "failback":
+		c := clusterArg("primary")
+		_, err := c.consumer.StartFailback(ctx, FailbackRequest{
+			TenantName: vcName, SourceTenantName: d.arg(td, "src-vc", vcName),
+			SourceURI: "inproc://" + d.arg(td, "from", "standby"),
+		})
+		if err != nil {
+			return fmtErr(err)
+		}
+		return "ok"
+
+	case "stop-service", "start-service":
+		c := clusterArg("primary")
+		mode := tenant.ServiceModeNone
+		if td.Cmd == "start-service" {
+			mode = tenant.ServiceModeShared
+		}
+		if err := c.records.Update(ctx, c.vc(vcName).ID, func(r *tenant.Record) error {
+			r.ServiceMode = mode
+			return nil
+		}); err != nil {
+			return fmtErr(err)
+		}
+		return "ok"
+
+	case "bytes-ingested":
+		c := clusterArg("standby")
+		st, err := c.consumer.Status(ctx, c.vc(vcName).ID)
+		if err != nil {
+			return fmtErr(err)
+		}
+		if st == nil {
+			return "no replication"
+		}
+		return fmt.Sprintf("logical bytes: %d, versions: %d", st.LogicalBytes, st.Events)
+
+	case "producer-jobs":
+		c := clusterArg("primary")
+		jobs, err := c.producer.Jobs(ctx)
+		if err != nil {
+			return fmtErr(err)
+		}
+		var b strings.Builder
+		for _, j := range jobs {
+			fmt.Fprintf(&b, "%d %s %s %s\n", j.ID, j.Kind, j.TenantName, j.Status)
+		}
+		return b.String()
+
+	case "cut-stream":
+		if env.cutStreams() == 0 {
+			return "no stream to cut"
+		}
+		return "cut"
+
+	case "restart":
+		clusterArg("standby").restart()
+		return "ok"
+
+	case "crash":
+		clusterArg("standby").crash()
+		return "ok"
+	}
+	td.Fatalf(t, "unknown command %q", td.Cmd)
+	return ""
+}
+
+func (d *ddRunner) waitStatus(c *testCluster, vc string, want Status) {
+	succeedsSoon(d.t, ddWait, func() error {
+		st, err := c.consumer.Status(context.Background(), c.vc(vc).ID)
+		if err != nil {
+			return err
+		}
+		if st == nil || st.Status != want {
+			return fmt.Errorf("status %+v, want %s", st, want)
+		}
+		return nil
+	})
+}
+
+func (d *ddRunner) waitFailover(c *testCluster, vc string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), ddWait)
+	defer cancel()
+	rec, err := c.consumer.WaitForJob(ctx, d.jobs[vc])
+	if err != nil {
+		return fmtErr(err)
+	}
+	r := c.vc(vc)
+	return fmt.Sprintf("job %s; %s %s %s", rec.Machine.Status, r.Name, r.DataState, r.ServiceMode)
+}
+
+func countVersions(t testing.TB, c *testCluster, vc string, from, to kv.Timestamp) int {
+	n := 0
+	err := c.eng.Export(context.Background(), tenantSpan(c.vc(vc).ID), from, to, func(kv.Version) error {
+		n++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
