@@ -25,7 +25,11 @@ import (
 
 // session is one streaming session of a job.
 type session struct {
-	j         *consumerJob
+	j *consumerJob
+	// Copies of the job's immutable identity: the job goroutine owns rec.
+	uri       string
+	streamID  int64
+	startTime kv.Timestamp
 	connected chan struct{}
 	done      chan struct{}
 	err       error // set before done closes
@@ -41,7 +45,8 @@ type frameItem struct {
 }
 
 func startSession(ctx context.Context, j *consumerJob) *session {
-	s := &session{j: j, connected: make(chan struct{}), done: make(chan struct{})}
+	s := &session{j: j, connected: make(chan struct{}), done: make(chan struct{}),
+		uri: j.rec.SourceURI, streamID: j.rec.StreamID, startTime: j.rec.Machine.StartTime}
 	s.ing = newIngester(j, j.prog)
 	go func() {
 		defer close(s.done)
@@ -54,13 +59,13 @@ func (s *session) run(ctx context.Context) error {
 	j := s.j
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	src, err := j.c.cfg.Dial(ctx, j.rec.SourceURI)
+	src, err := j.c.cfg.Dial(ctx, s.uri)
 	if err != nil {
 		return errors.Wrap(err, "replication: connecting to the source")
 	}
 	defer src.Close()
-	spec := s.ing.partitionSpec(j.rec.Machine.StartTime)
-	fs, err := src.StreamPartition(ctx, j.rec.StreamID, spec)
+	spec := s.ing.partitionSpec()
+	fs, err := src.StreamPartition(ctx, s.streamID, spec)
 	if err != nil {
 		return err
 	}
@@ -121,7 +126,7 @@ func (s *session) heartbeat(ctx context.Context, src Source) error {
 			return nil
 		case <-t.C:
 		}
-		st, err := src.Heartbeat(ctx, j.rec.StreamID, *j.retained.Load())
+		st, err := src.Heartbeat(ctx, s.streamID, *j.retained.Load())
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -131,7 +136,7 @@ func (s *session) heartbeat(ctx context.Context, src Source) error {
 			continue
 		}
 		if st.Status != ProducerRunning {
-			return errors.Newf("replication: the source's producer job %d is %s", j.rec.StreamID, st.Status)
+			return errors.Newf("replication: the source's producer job %d is %s", s.streamID, st.Status)
 		}
 	}
 }
@@ -148,6 +153,7 @@ type ingester struct {
 	eng        *kv.Engine
 	jobID      int64
 	prefix     []byte // destination VC prefix
+	startTime  kv.Timestamp
 	frontier   *Frontier
 	span       kv.Span
 	flushBytes int
@@ -179,6 +185,7 @@ func newIngester(j *consumerJob, prog consumerProgress) *ingester {
 		flushBytes: j.c.cfg.FlushBytes,
 		scanBytes:  j.c.cfg.ScanBatchBytes,
 		prog:       prog,
+		startTime:  j.rec.Machine.StartTime,
 	}
 	ing.frontier = NewFrontier(span, prog.ReplicatedTime)
 	ing.scanning = !prog.ScanDone && !j.rec.Machine.ScanDone
@@ -194,9 +201,9 @@ func newIngester(j *consumerJob, prog consumerProgress) *ingester {
 
 // partitionSpec is where the next stream starts: the initial scan (resumed
 // at the last durable key) or everything above the replicated time.
-func (ing *ingester) partitionSpec(start kv.Timestamp) PartitionSpec {
+func (ing *ingester) partitionSpec() PartitionSpec {
 	if ing.scanning {
-		return PartitionSpec{StartTime: start, InitialScan: true, ScanResumeKey: ing.prog.ScanResumeKey}
+		return PartitionSpec{StartTime: ing.startTime, InitialScan: true, ScanResumeKey: ing.prog.ScanResumeKey}
 	}
 	return PartitionSpec{StartTime: ing.prog.ReplicatedTime}
 }
@@ -260,8 +267,8 @@ func (ing *ingester) process(frame []byte) error {
 			n := len(v.Key) + len(v.Value)
 			ing.eventsSince++
 			if ing.scanning {
-				if ing.j.rec.Machine.StartTime.Less(ev.Timestamp) {
-					return protocolErrorf("initial scan version at %s above the start time %s", ev.Timestamp, ing.j.rec.Machine.StartTime)
+				if ing.startTime.Less(ev.Timestamp) {
+					return protocolErrorf("initial scan version at %s above the start time %s", ev.Timestamp, ing.startTime)
 				}
 				ing.scanBuf = append(ing.scanBuf, v)
 				ing.scanBufBytes += n
@@ -289,8 +296,8 @@ func (ing *ingester) process(frame []byte) error {
 			if !ing.scanning {
 				return protocolErrorf("scan done outside the initial scan")
 			}
-			if ev.Timestamp != ing.j.rec.Machine.StartTime {
-				return protocolErrorf("initial scan done at %s, expected %s", ev.Timestamp, ing.j.rec.Machine.StartTime)
+			if ev.Timestamp != ing.startTime {
+				return protocolErrorf("initial scan done at %s, expected %s", ev.Timestamp, ing.startTime)
 			}
 			ing.scanning = false
 			ing.scanDoneAt = ev.Timestamp
