@@ -219,7 +219,7 @@ func formatRowForTest(row tree.Datums) string {
 			vals[i] = "NULL"
 			continue
 		}
-		vals[i] = tree.AsStringWithFlags(d, tree.FmtBareStrings)
+		vals[i] = tree.AsStringWithFlags(d, tree.FmtPgwireText)
 	}
 	return strings.Join(vals, " | ")
 }

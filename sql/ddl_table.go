@@ -35,7 +35,7 @@ func columnType(def *tree.ColumnTableDef) (*types.T, error) {
 		return types.Int, nil
 	}
 	if !rowenc.IsStorableType(typ) {
-		return nil, pgerror.Newf(pgcode.FeatureNotSupported, "column %s: type %s is not supported", def.Name, typ.SQLStringForError())
+		return nil, pgerror.Newf(pgcode.FeatureNotSupported, "column %s: type %s is not supported", def.Name, typ.String())
 	}
 	switch typ.Oid() {
 	case types.Int.Oid(), types.Int4.Oid(), types.Int2.Oid(), types.Float.Oid(), types.Float4.Oid():
@@ -108,7 +108,7 @@ func (d *ddl) defaultText(ctx context.Context, e tree.Expr, typ *types.T, colNam
 	if err := checkAssignable(typed.ResolvedType(), &catalog.Column{Name: colName, Type: typ}); err != nil {
 		return "", pgerror.Newf(pgcode.DatatypeMismatch,
 			"expected DEFAULT expression to have type %s, but '%s' has type %s",
-			typ.SQLStringForError(), tree.AsString(e), typed.ResolvedType().SQLStringForError())
+			typ.String(), tree.AsString(e), typed.ResolvedType().String())
 	}
 	return tree.AsStringWithFlags(typed, tree.FmtParsable), nil
 }
@@ -181,7 +181,7 @@ func newIndex(t *catalog.Table, name string, unique bool, elems tree.IndexElemLi
 		seen[col.ID] = true
 		if !rowenc.IsKeyType(col.Type) {
 			return catalog.Index{}, pgerror.Newf(pgcode.FeatureNotSupported,
-				"column %s is of type %s and thus is not indexable", col.Name, col.Type.SQLStringForError())
+				"column %s is of type %s and thus is not indexable", col.Name, col.Type.String())
 		}
 		idx.KeyColumnIDs = append(idx.KeyColumnIDs, col.ID)
 		idx.KeyDescending = append(idx.KeyDescending, e.Direction == tree.Descending)

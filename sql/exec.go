@@ -361,7 +361,7 @@ func (s *Session) checkWritable(stmt tree.Statement) error {
 func (s *Session) newRunParams(sp *stmtPlan, args tree.Datums, txn *kv.Txn, descs *catalog.Collection) *runParams {
 	rp := &runParams{s: s, txn: txn, descs: descs, ec: s.prepareEvalContext(txn, args), plans: sp.subqueries}
 	if len(sp.subqueries) > 0 {
-		rp.subqueries = map[*tree.Subquery]tree.Datum{}
+		rp.subqueries = make([]tree.Datum, len(sp.subqueries))
 		rp.ec.Subquery = rp.runSubquery
 	}
 	return rp

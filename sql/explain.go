@@ -43,8 +43,7 @@ func formatExpr(expr tree.TypedExpr, cols []resultColumn) string {
 func explainPlan(sp *stmtPlan) []tree.Datums {
 	e := &explainer{}
 	sp.root.explain(e)
-	for sq, plan := range sp.subqueries {
-		_ = sq
+	for _, plan := range sp.subqueries {
 		e.line("subquery")
 		e.child(func() { plan.plan.explain(e) })
 	}

@@ -123,7 +123,7 @@ func (p *planner) planInsert(ctx context.Context, ins *tree.Insert) (planNode, e
 		}
 	}
 	if !ins.DefaultValues() {
-		if err := p.planInsertSource(ctx, n, ins.Rows); err != nil {
+		if err := p.planInsertSource(ctx, n, ins.Rows, len(ins.Columns) > 0); err != nil {
 			return nil, err
 		}
 	} else {
@@ -142,12 +142,15 @@ func (p *planner) planInsert(ctx context.Context, ins *tree.Insert) (planNode, e
 
 // planInsertSource plans VALUES rows directly (typed for their target
 // columns) or any other query as a source plan.
-func (p *planner) planInsertSource(ctx context.Context, n *insertNode, rows *tree.Select) error {
+func (p *planner) planInsertSource(ctx context.Context, n *insertNode, rows *tree.Select, explicitCols bool) error {
 	t := n.w.codec.table
 	if v, ok := rows.Select.(*tree.ValuesClause); ok && rows.OrderBy == nil && rows.Limit == nil && rows.With == nil {
 		for _, row := range v.Rows {
 			if len(row) > len(n.targets) {
 				return pgerror.Newf(pgcode.Syntax, "INSERT has more expressions than target columns, %d expressions for %d targets", len(row), len(n.targets))
+			}
+			if explicitCols && len(row) < len(n.targets) {
+				return pgerror.Newf(pgcode.Syntax, "INSERT has more target columns than expressions, %d expressions for %d targets", len(row), len(n.targets))
 			}
 			typed := make([]tree.TypedExpr, len(n.targets))
 			for j, e := range row {
@@ -179,6 +182,9 @@ func (p *planner) planInsertSource(ctx context.Context, n *insertNode, rows *tre
 	cols := src.columns()
 	if len(cols) > len(n.targets) {
 		return pgerror.Newf(pgcode.Syntax, "INSERT has more expressions than target columns, %d expressions for %d targets", len(cols), len(n.targets))
+	}
+	if explicitCols && len(cols) < len(n.targets) {
+		return pgerror.Newf(pgcode.Syntax, "INSERT has more target columns than expressions, %d expressions for %d targets", len(cols), len(n.targets))
 	}
 	for i, c := range cols {
 		if err := checkAssignable(c.typ, &t.Columns[n.targets[i]]); err != nil {

@@ -316,7 +316,7 @@ func checkAssignable(typ *types.T, col *catalog.Column) error {
 		return nil
 	}
 	return pgerror.Newf(pgcode.DatatypeMismatch, "value type %s doesn't match type %s of column %q",
-		typ.SQLStringForError(), col.Type.SQLStringForError(), col.Name)
+		typ.String(), col.Type.String(), col.Name)
 }
 
 // defaultExprs type-checks the DEFAULT expressions of a table, indexed by

@@ -69,8 +69,8 @@ type runParams struct {
 	ec    *sem.Context
 	// subqueries holds the results of uncorrelated subqueries, computed at
 	// most once per execution.
-	subqueries map[*tree.Subquery]tree.Datum
-	plans      map[*tree.Subquery]*subqueryPlan
+	subqueries []tree.Datum
+	plans      []*subqueryPlan
 	// rowsAffected counts the rows a mutation changed (the command tag).
 	rowsAffected int
 }

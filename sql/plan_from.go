@@ -62,6 +62,11 @@ func (p *planner) planTableExpr(ctx context.Context, te tree.TableExpr) (planNod
 		}
 		if t.As.Alias != "" {
 			sc = renameScope(sc, string(t.As.Alias))
+			if _, ok := t.Expr.(*tree.RowsFromExpr); ok && len(t.As.Cols) == 0 && len(sc.cols) == 1 {
+				// A scalar function in FROM names its column after the
+				// alias, as in PostgreSQL.
+				sc.cols[0].name = string(t.As.Alias)
+			}
 		}
 		if len(t.As.Cols) > 0 {
 			visible := 0

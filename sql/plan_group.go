@@ -74,11 +74,13 @@ func (a *aggregation) addGroupBy(ctx context.Context, groupBy tree.GroupBy, sele
 		if err != nil {
 			return err
 		}
+		// The key is taken before type checking, which rewrites parts of
+		// the expression in place.
+		key := exprKey(resolved)
 		typed, err := a.p.typeCheckResolved(ctx, resolved, a.in, types.AnyElement)
 		if err != nil {
 			return err
 		}
-		key := exprKey(resolved)
 		dup := false
 		for _, k := range a.groupKeys {
 			if k == key {
@@ -128,6 +130,13 @@ func (v *postAggVisitor) VisitPre(expr tree.Expr) (bool, tree.Expr) {
 			v.err = err
 		}
 		return false, expr
+	case *tree.ComparisonExpr:
+		if sub, ok := t.Right.(*tree.Subquery); ok && takesRows(t.Operator.Symbol) {
+			if err := a.p.planSubqueryMode(v.ctx, sub, subqueryRows); err != nil {
+				v.err = err
+				return false, expr
+			}
+		}
 	case *tree.FuncExpr:
 		if name, ok := funcName(t); ok && t.WindowDef == nil && sem.IsAggregate(name) {
 			iv, err := a.addAggregate(v.ctx, t, name)

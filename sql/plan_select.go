@@ -316,7 +316,7 @@ func (p *planner) planLimit(ctx context.Context, n planNode, limit *tree.Limit) 
 func requireInt(e tree.TypedExpr, clause string) error {
 	if f := e.ResolvedType().Family(); f != types.IntFamily && f != types.UnknownFamily {
 		return pgerror.Newf(pgcode.DatatypeMismatch,
-			"argument of %s must be type int, not type %s", clause, e.ResolvedType().SQLStringForError())
+			"argument of %s must be type int, not type %s", clause, e.ResolvedType().String())
 	}
 	return nil
 }

@@ -18,8 +18,10 @@ type planner struct {
 	s       *Session
 	cat     *catalog.Snapshot
 	semaCtx *tree.SemaContext
-	// subqueries collects the statement's uncorrelated subqueries.
-	subqueries map[*tree.Subquery]*subqueryPlan
+	// subqueries collects the statement's uncorrelated subqueries;
+	// subquery s is subqueries[s.Idx-1]. The index, not the pointer,
+	// identifies a subquery because type checking may copy the node.
+	subqueries []*subqueryPlan
 	// writes is set when the statement changes data.
 	writes bool
 	// asOf is the statement's top-level AS OF SYSTEM TIME clause, which
@@ -31,7 +33,7 @@ type planner struct {
 // stmtPlan is a planned statement, kept with its prepared statement.
 type stmtPlan struct {
 	root       planNode
-	subqueries map[*tree.Subquery]*subqueryPlan
+	subqueries []*subqueryPlan
 	cols       []resultColumn
 	// version is the catalog version the plan was made against; the plan is
 	// reused only while the transaction sees the same version.
@@ -51,7 +53,6 @@ func newPlanner(s *Session, cat *catalog.Snapshot, numPlaceholders int, hints []
 		s:          s,
 		cat:        cat,
 		semaCtx:    sem.NewSemaContext(),
-		subqueries: map[*tree.Subquery]*subqueryPlan{},
 	}
 	th := make([]*types.T, numPlaceholders)
 	copy(th, hints)
@@ -138,6 +139,7 @@ const (
 
 // subqueryPlan is an uncorrelated subquery, run at most once per execution.
 type subqueryPlan struct {
+	sub  *tree.Subquery
 	plan planNode
 	mode subqueryMode
 }
@@ -148,7 +150,7 @@ func (p *planner) planSubquery(ctx context.Context, s *tree.Subquery) error {
 }
 
 func (p *planner) planSubqueryMode(ctx context.Context, s *tree.Subquery, mode subqueryMode) error {
-	if _, ok := p.subqueries[s]; ok {
+	if s.Idx > 0 && s.Idx <= len(p.subqueries) && p.subqueries[s.Idx-1].sub == s {
 		return nil
 	}
 	sel, ok := s.Select.(*tree.ParenSelect)
@@ -181,19 +183,20 @@ func (p *planner) planSubqueryMode(ctx context.Context, s *tree.Subquery, mode s
 			s.SetType(types.MakeTuple([]*types.T{types.MakeTuple(columnTypes(cols))}))
 		}
 	}
-	p.subqueries[s] = &subqueryPlan{plan: plan, mode: mode}
+	p.subqueries = append(p.subqueries, &subqueryPlan{sub: s, plan: plan, mode: mode})
+	s.Idx = len(p.subqueries)
 	return nil
 }
 
 // runSubquery is the sem.Context.Subquery hook of one execution.
 func (r *runParams) runSubquery(ctx context.Context, s *tree.Subquery) (tree.Datum, error) {
-	if d, ok := r.subqueries[s]; ok {
-		return d, nil
-	}
-	sp, ok := r.plans[s]
-	if !ok {
+	if s.Idx < 1 || s.Idx > len(r.plans) {
 		return nil, pgerror.Newf(pgcode.FeatureNotSupported, "correlated subqueries are not supported")
 	}
+	if d := r.subqueries[s.Idx-1]; d != nil {
+		return d, nil
+	}
+	sp := r.plans[s.Idx-1]
 	var result tree.Datum
 	switch sp.mode {
 	case subqueryExists:
@@ -239,7 +242,7 @@ func (r *runParams) runSubquery(ctx context.Context, s *tree.Subquery) (tree.Dat
 	default:
 		return nil, fmt.Errorf("unknown subquery mode %d", sp.mode)
 	}
-	r.subqueries[s] = result
+	r.subqueries[s.Idx-1] = result
 	return result, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgcode"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgerror"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/sem/tree"
+	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/sem/tree/treecmp"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/types"
 	"github.com/vcdb/vcdb/sql/sem"
 )
@@ -188,6 +189,14 @@ func (r *resolver) VisitPre(expr tree.Expr) (bool, tree.Expr) {
 			r.err = err
 		}
 		return false, expr
+	case *tree.ComparisonExpr:
+		// The right side of IN, NOT IN and = ANY / ALL is a set of rows.
+		if sub, ok := t.Right.(*tree.Subquery); ok && takesRows(t.Operator.Symbol) {
+			if err := r.p.planSubqueryMode(r.ctx, sub, subqueryRows); err != nil {
+				r.err = err
+				return false, expr
+			}
+		}
 	case *tree.FuncExpr:
 		if t.WindowDef != nil {
 			r.err = unimplemented("window functions")
@@ -207,6 +216,15 @@ func (r *resolver) VisitPre(expr tree.Expr) (bool, tree.Expr) {
 		}
 	}
 	return true, expr
+}
+
+// takesRows reports whether a comparison's right operand is a row set.
+func takesRows(op treecmp.ComparisonOperatorSymbol) bool {
+	switch op {
+	case treecmp.In, treecmp.NotIn, treecmp.Any, treecmp.Some, treecmp.All:
+		return true
+	}
+	return false
 }
 
 // VisitPost implements tree.Visitor.
@@ -272,7 +290,7 @@ func (p *planner) typeCheckFilter(
 	}
 	if t := typed.ResolvedType(); t.Family() != types.BoolFamily && t.Family() != types.UnknownFamily {
 		return nil, pgerror.Newf(pgcode.DatatypeMismatch,
-			"argument of %s must be type bool, not type %s", clause, t.SQLStringForError())
+			"argument of %s must be type bool, not type %s", clause, t.String())
 	}
 	return typed, nil
 }

@@ -106,9 +106,16 @@ func (s *Session) execUtilityStmt(ctx context.Context, stmt tree.Statement, args
 		if err != nil {
 			return nil, "", err
 		}
-		rp := &runParams{s: s, txn: txn, descs: descs, ec: s.prepareEvalContext(txn, args), plans: p.subqueries,
-			subqueries: map[*tree.Subquery]tree.Datum{}}
-		rp.ec.Subquery = rp.runSubquery
+		rp := &runParams{s: s, txn: txn, descs: descs, ec: s.prepareEvalContext(txn, args)}
+		rp.ec.Subquery = func(ctx context.Context, sq *tree.Subquery) (tree.Datum, error) {
+			// Schema changes plan their subqueries (CREATE TABLE AS) as
+			// they go.
+			rp.plans = p.subqueries
+			for len(rp.subqueries) < len(rp.plans) {
+				rp.subqueries = append(rp.subqueries, nil)
+			}
+			return rp.runSubquery(ctx, sq)
+		}
 		d := &ddl{s: s, descs: descs, snap: snap, p: p, rp: rp}
 		return d.exec(stmtCtx, stmt)
 	}

@@ -151,7 +151,7 @@ func (p *planner) planSetOp(ctx context.Context, u *tree.UnionClause, desired []
 		case rt.Family() == types.UnknownFamily:
 		case !lt.Equivalent(rt):
 			return nil, pgerror.Newf(pgcode.DatatypeMismatch, "%s types %s and %s cannot be matched",
-				u.Type, lt.SQLStringForError(), rt.SQLStringForError())
+				u.Type, lt.String(), rt.String())
 		}
 		cols[i] = resultColumn{name: lc[i].name, typ: typ}
 	}

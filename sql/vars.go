@@ -186,7 +186,7 @@ func init() {
 		},
 		&sessionVar{
 			display: "TimeZone", status: true,
-			get:     func(s *Session) string { return s.data.timeZone },
+			get: func(s *Session) string { return s.data.timeZone },
 			set: func(_ context.Context, s *Session, v string) error {
 				loc, err := timeutil.TimeZoneStringToLocation(v, timeutil.TimeZoneStringToLocationPOSIXStandard)
 				if err != nil {
@@ -251,7 +251,7 @@ func init() {
 		},
 		&sessionVar{
 			display: "DateStyle", status: true,
-			get:     func(s *Session) string { return s.data.dateStyle.SQLString() },
+			get: func(s *Session) string { return s.data.dateStyle.SQLString() },
 			set: func(_ context.Context, s *Session, v string) error {
 				ds, err := pgdate.ParseDateStyle(v, s.data.dateStyle)
 				if err != nil {
@@ -294,7 +294,7 @@ func init() {
 		},
 		&sessionVar{
 			display: "client_encoding", status: true,
-			get:     func(*Session) string { return "UTF8" },
+			get: func(*Session) string { return "UTF8" },
 			set: func(_ context.Context, _ *Session, v string) error {
 				switch strings.ToUpper(strings.ReplaceAll(v, "-", "")) {
 				case "UTF8", "UNICODE", "CP65001":
@@ -306,7 +306,7 @@ func init() {
 		},
 		&sessionVar{
 			display: "standard_conforming_strings", status: true,
-			get:     func(*Session) string { return "on" },
+			get: func(*Session) string { return "on" },
 			set: func(_ context.Context, _ *Session, v string) error {
 				b, err := parseBool("standard_conforming_strings", v)
 				if err == nil && !b {

@@ -12,10 +12,10 @@ type Snapshot struct {
 	// the version key; empty for a private, modified copy).
 	Version string
 
-	byID      map[ID]*Descriptor
-	dbs       map[string]*Database
-	schemas   map[schemaKey]*Schema
-	tables    map[objectKey]*Table
+	byID    map[ID]*Descriptor
+	dbs     map[string]*Database
+	schemas map[schemaKey]*Schema
+	tables  map[objectKey]*Table
 }
 
 type schemaKey struct {
