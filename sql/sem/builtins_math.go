@@ -79,6 +79,10 @@ func decimalRound(c *apd.Context, x *apd.Decimal, places int64) (tree.Datum, err
 	}
 	dd := &tree.DDecimal{}
 	cond, err := c.Quantize(&dd.Decimal, x, int32(-places))
+	if err == nil && places < 0 {
+		// Show round(1234.5, -2) as 1200, as PostgreSQL does, not 12E+2.
+		cond, err = c.Quantize(&dd.Decimal, &dd.Decimal, 0)
+	}
 	return decResult(dd, cond, err)
 }
 
@@ -133,6 +137,20 @@ func decLog(op func(c *apd.Context, d, x *apd.Decimal) (apd.Condition, error)) f
 		}
 		return decimalWith(op, tree.DecimalCtx)(x)
 	}
+}
+
+// logBase is log(b, x) in floating point.
+func logBase(b, x float64) (tree.Datum, error) {
+	if err := logArg(b); err != nil {
+		return nil, err
+	}
+	if err := logArg(x); err != nil {
+		return nil, err
+	}
+	if b == 1 {
+		return nil, tree.ErrDivByZero
+	}
+	return newFloat(math.Log(x) / math.Log(b)), nil
 }
 
 func twoFloats(f func(a, b float64) (tree.Datum, error)) tree.Overload {
@@ -240,6 +258,11 @@ var mathBuiltins = map[string]builtinDef{
 		overload(params(types.Decimal, types.Int), types.Decimal, func(_ context.Context, _ *evaluator, a tree.Datums) (tree.Datum, error) {
 			return decimalRound(roundHalfAwayCtx, decOf(a[0]), intOf(a[1]))
 		}),
+		// round(INT, INT) is the exact DECIMAL form, as in PostgreSQL (which
+		// has only round(numeric, int)).
+		overload(params(types.Int, types.Int), types.Decimal, func(_ context.Context, _ *evaluator, a tree.Datums) (tree.Datum, error) {
+			return decimalRound(roundHalfAwayCtx, intToDec(intOf(a[0])), intOf(a[1]))
+		}),
 		overload(params(types.Float, types.Int), types.Float, func(_ context.Context, _ *evaluator, a tree.Datums) (tree.Datum, error) {
 			return newFloat(floatRound(floatOf(a[0]), intOf(a[1]), math.RoundToEven)), nil
 		}))...),
@@ -247,6 +270,9 @@ var mathBuiltins = map[string]builtinDef{
 		func(x *apd.Decimal) (tree.Datum, error) { return decimalRound(truncCtx, x, 0) }),
 		overload(params(types.Decimal, types.Int), types.Decimal, func(_ context.Context, _ *evaluator, a tree.Datums) (tree.Datum, error) {
 			return decimalRound(truncCtx, decOf(a[0]), intOf(a[1]))
+		}),
+		overload(params(types.Int, types.Int), types.Decimal, func(_ context.Context, _ *evaluator, a tree.Datums) (tree.Datum, error) {
+			return decimalRound(truncCtx, intToDec(intOf(a[0])), intOf(a[1]))
 		}),
 		overload(params(types.Float, types.Int), types.Float, func(_ context.Context, _ *evaluator, a tree.Datums) (tree.Datum, error) {
 			return newFloat(floatRound(floatOf(a[0]), intOf(a[1]), math.Trunc)), nil
@@ -256,18 +282,7 @@ var mathBuiltins = map[string]builtinDef{
 	"exp":  def("math", numericFns(plainFloat(math.Exp), decimalWith((*apd.Context).Exp, tree.DecimalCtx))...),
 	"ln":   def("math", numericFns(floatLog(math.Log), decLog((*apd.Context).Ln))...),
 	"log": def("math", append(numericFns(floatLog(math.Log10), decLog((*apd.Context).Log10)),
-		twoFloats(func(b, x float64) (tree.Datum, error) {
-			if err := logArg(b); err != nil {
-				return nil, err
-			}
-			if err := logArg(x); err != nil {
-				return nil, err
-			}
-			if b == 1 {
-				return nil, tree.ErrDivByZero
-			}
-			return newFloat(math.Log(x) / math.Log(b)), nil
-		}),
+		twoFloats(logBase), twoIntsAsFloats(logBase),
 		twoDecimals(func(b, x *apd.Decimal) (tree.Datum, error) {
 			if err := decLogArg(b); err != nil {
 				return nil, err

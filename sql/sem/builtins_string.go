@@ -99,30 +99,40 @@ func substringBytes(s string, start, length int64, hasLength bool) (string, erro
 	return s[begin:end], nil
 }
 
-// padString is lpad/rpad.
+// padString is lpad/rpad: s cut or padded with fill to length characters.
 func padString(s string, length int64, fill string, left bool) (string, error) {
 	if length <= 0 {
 		return "", nil
 	}
-	if length > maxStringResult {
-		return "", errStringTooLong
-	}
-	runes := []rune(s)
-	if int64(len(runes)) >= length {
-		return string(runes[:length]), nil
+	n := int64(utf8.RuneCountInString(s))
+	if n >= length {
+		return truncateRunes(s, int(length)), nil
 	}
 	if fill == "" {
 		return s, nil
 	}
-	fillRunes := []rune(fill)
-	pad := make([]rune, 0, length-int64(len(runes)))
-	for i := 0; int64(len(pad)) < length-int64(len(runes)); i++ {
-		pad = append(pad, fillRunes[i%len(fillRunes)])
+	missing := length - n
+	if missing > maxStringResult/int64(len(fill)) {
+		return "", errStringTooLong
+	}
+	var b strings.Builder
+	b.Grow(len(s) + int(missing)*len(fill)/max(utf8.RuneCountInString(fill), 1) + utf8.UTFMax)
+	if !left {
+		b.WriteString(s)
+	}
+	for written := int64(0); written < missing; {
+		for _, r := range fill {
+			if written == missing {
+				break
+			}
+			b.WriteRune(r)
+			written++
+		}
 	}
 	if left {
-		return string(pad) + s, nil
+		b.WriteString(s)
 	}
-	return s + string(pad), nil
+	return b.String(), nil
 }
 
 // leftRight is left()/right(): n < 0 means all but |n| characters.
@@ -422,9 +432,13 @@ var substringOverloads = []tree.Overload{
 			return nil, err
 		}
 		s := stringOf(a[0])
-		m := re.FindStringIndex(s)
+		m := re.FindStringSubmatchIndex(s)
 		if m == nil {
 			return tree.DNull, nil
+		}
+		if len(m) > 2 && m[2] >= 0 {
+			// The pattern marked the part to return with escape-quotes.
+			return str(s[m[2]:m[3]]), nil
 		}
 		return str(s[m[0]:m[1]]), nil
 	}),

@@ -68,6 +68,13 @@ func pgTypeName(t *types.T) string {
 	return t.SQLStandardName()
 }
 
+// followerReadTimestamp is follower_read_timestamp(): the transaction time
+// minus FollowerReadDelay.
+var followerReadTimestamp = sessionFn(types.TimestampTZ,
+	func(_ context.Context, ev *evaluator, _ tree.Datums) (tree.Datum, error) {
+		return tsTZ(ev.ec.txnTime().Add(-FollowerReadDelay))
+	})
+
 var systemBuiltins = map[string]builtinDef{
 	"version": def("system info", sessionFn(types.String, func(_ context.Context, ev *evaluator, _ tree.Datums) (tree.Datum, error) {
 		return str(ev.ec.Version), nil
@@ -128,10 +135,8 @@ var systemBuiltins = map[string]builtinDef{
 			}
 			return ev.ec.ClusterLogicalTimestamp(), nil
 		}))),
-	"follower_read_timestamp": def("system info", sessionFn(types.TimestampTZ,
-		func(_ context.Context, ev *evaluator, _ tree.Datums) (tree.Datum, error) {
-			return tsTZ(ev.ec.txnTime().Add(-FollowerReadDelay))
-		})),
+	"follower_read_timestamp":              def("system info", followerReadTimestamp),
+	"experimental_follower_read_timestamp": def("system info", followerReadTimestamp),
 	"num_nulls": def("comparison", calledOnNull(overload(tree.VariadicType{VarType: types.AnyElement}, types.Int,
 		func(_ context.Context, _ *evaluator, a tree.Datums) (tree.Datum, error) {
 			n := 0

@@ -431,7 +431,7 @@ func makeTimestamp(a tree.Datums) (time.Time, error) {
 	if h < 0 || h > 24 || mi < 0 || mi > 59 || s < 0 || s > 60 || math.IsNaN(s) ||
 		(h == 24 && (mi != 0 || s != 0)) {
 		return time.Time{}, pgerror.Newf(pgcode.DatetimeFieldOverflow,
-			"time field value out of range: %d:%02d:%v", h, mi, s)
+			"time field value out of range: %d:%02d:%02d", h, mi, int64(s))
 	}
 	return t.Add(time.Duration(h)*time.Hour + time.Duration(mi)*time.Minute +
 		time.Duration(math.Round(s*1e6))*time.Microsecond), nil

@@ -121,6 +121,8 @@ type evaluator struct {
 
 	collationEnv tree.CollationEnvironment
 	dateHelper   pgdate.ParseHelper
+	// argStack holds the arguments of the builtin calls being evaluated.
+	argStack tree.Datums
 	// lastLike is the most recently compiled LIKE pattern: a constant
 	// pattern is then compiled once per statement, not once per row.
 	lastLike *likePattern

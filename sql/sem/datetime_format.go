@@ -304,7 +304,11 @@ func parseWithFormat(s, f string, loc *time.Location) (time.Time, error) {
 		}
 		return 0, invalidFormatValue(s[pos:], name)
 	}
-	for _, tok := range tokenizeDateTimeFormat(f) {
+	toks := tokenizeDateTimeFormat(f)
+	for i, tok := range toks {
+		// A field directly followed by another field (YYYYMMDD) takes only
+		// its nominal width; otherwise YYYY may have more digits.
+		adjacent := i+1 < len(toks) && toks[i+1].pattern != ""
 		var err error
 		switch tok.pattern {
 		case "":
@@ -316,7 +320,11 @@ func parseWithFormat(s, f string, loc *time.Location) (time.Time, error) {
 				}
 			}
 		case "YYYY", "IYYY":
-			year, err = readInt(6, tok.pattern)
+			width := 6
+			if adjacent {
+				width = 4
+			}
+			year, err = readInt(width, tok.pattern)
 		case "YYY", "IYY":
 			year, err = readInt(3, tok.pattern)
 			year += 2000

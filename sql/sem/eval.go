@@ -52,6 +52,11 @@ func Compare(ctx context.Context, ec *Context, a, b tree.Datum) (_ int, retErr e
 	return a.Compare(ctx, &ec.ev, b)
 }
 
+// errPanic marks the errors recoverInternal makes from panics, so that
+// tests (the fuzz test in particular) can tell a crash from an ordinary
+// internal error.
+var errPanic = errors.New("panic during type checking or evaluation")
+
 // recoverInternal turns a panic (a bug in this package or the parser
 // module) into an internal error, so that one expression cannot crash the
 // server.
@@ -61,8 +66,8 @@ func recoverInternal(errp *error) {
 		if !ok {
 			err = fmt.Errorf("%v", r)
 		}
-		*errp = errors.WithDetail(
-			pgerror.Wrapf(err, pgcode.Internal, "internal error"), string(debug.Stack()))
+		*errp = errors.Mark(errors.WithDetail(
+			pgerror.Wrapf(err, pgcode.Internal, "internal error"), string(debug.Stack())), errPanic)
 	}
 }
 
@@ -636,11 +641,14 @@ func (ev *evaluator) EvalFuncExpr(ctx context.Context, expr *tree.FuncExpr) (tre
 		}
 		return nil, unsupportedExpr(fmt.Sprintf("function %s()", expr.Func.String()))
 	}
-	var buf [4]tree.Datum
-	args := buf[:0]
-	if len(expr.Exprs) > len(buf) {
-		args = make(tree.Datums, 0, len(expr.Exprs))
-	}
+	// Arguments go on the evaluator's argument stack rather than in a new
+	// slice per call: nested calls push above, and every call pops its own
+	// arguments before returning. Builtins must not keep args.
+	base := len(ev.argStack)
+	defer func() {
+		clear(ev.argStack[base:])
+		ev.argStack = ev.argStack[:base]
+	}()
 	for _, e := range expr.Exprs {
 		d, err := ev.evalExpr(ctx, e)
 		if err != nil {
@@ -649,8 +657,9 @@ func (ev *evaluator) EvalFuncExpr(ctx context.Context, expr *tree.FuncExpr) (tre
 		if d == tree.DNull && !ol.CalledOnNullInput {
 			return tree.DNull, nil
 		}
-		args = append(args, d)
+		ev.argStack = append(ev.argStack, d)
 	}
+	args := ev.argStack[base:len(ev.argStack):len(ev.argStack)]
 	res, err := fn(ctx, ev, args)
 	if err != nil {
 		return nil, expr.MaybeWrapError(err)

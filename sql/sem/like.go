@@ -221,6 +221,7 @@ func similarRegexp(pattern string, escape rune, anchored bool) (*regexp.Regexp, 
 		var b strings.Builder
 		b.WriteString("^(?s:")
 		inBracket := false
+		quotes := 0 // escape-double-quote markers seen (substring's #" ... #")
 		for i := 0; i < len(pattern); {
 			r, n := utf8.DecodeRuneInString(pattern[i:])
 			i += n
@@ -231,6 +232,17 @@ func similarRegexp(pattern string, escape rune, anchored bool) (*regexp.Regexp, 
 				}
 				r2, n2 := utf8.DecodeRuneInString(pattern[i:])
 				i += n2
+				if r2 == '"' && !inBracket {
+					// The escape-quote markers delimit the part that
+					// substring(... SIMILAR ...) returns: a capture group.
+					if quotes == 0 {
+						b.WriteString("(")
+					} else {
+						b.WriteString(")")
+					}
+					quotes++
+					continue
+				}
 				b.WriteString(regexp.QuoteMeta(string(r2)))
 				continue
 			}
@@ -258,6 +270,9 @@ func similarRegexp(pattern string, escape rune, anchored bool) (*regexp.Regexp, 
 			default:
 				b.WriteString(regexp.QuoteMeta(string(r)))
 			}
+		}
+		if quotes == 1 {
+			b.WriteString(")")
 		}
 		b.WriteString(")")
 		if anchored {

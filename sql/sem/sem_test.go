@@ -39,7 +39,7 @@ var testTxnTime = time.Date(2024, 3, 10, 12, 34, 56, 123456000, time.UTC)
 //	agg types=(T,...)
 //	  The first line is an aggregate call over @1...; further lines are
 //	  rows.
-//	asof now=NANOS [allow-future]
+//	asof hlc=NANOS [allow-future]
 //	  Evaluates an AS OF SYSTEM TIME expression: "wall,logical".
 func TestDataDriven(t *testing.T) {
 	datadriven.Walk(t, "../../testdata/sem", func(t *testing.T, path string) {
@@ -305,7 +305,7 @@ func runDirective(t *testing.T, d *datadriven.TestData) string {
 
 	case "asof":
 		var nowStr string
-		d.ScanArgs(t, "now", &nowStr)
+		d.ScanArgs(t, "hlc", &nowStr)
 		now, err := strconv.ParseInt(nowStr, 10, 64)
 		if err != nil {
 			t.Fatal(err)

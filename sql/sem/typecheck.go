@@ -65,7 +65,13 @@ func TypeCheckAndRequire(
 ) (tree.TypedExpr, error) {
 	typed, err := TypeCheck(ctx, expr, sema, required)
 	if err != nil {
-		return nil, err
+		// The required type is a hint for constants and placeholders; when
+		// it cannot be met (WHERE 1 + 1), report the type mismatch rather
+		// than an overload failure, as PostgreSQL does.
+		var retryErr error
+		if typed, retryErr = TypeCheck(ctx, expr, sema, types.AnyElement); retryErr != nil {
+			return nil, err
+		}
 	}
 	if typ := typed.ResolvedType(); !(typ.Equivalent(required) || typ.Family() == types.UnknownFamily) {
 		return nil, pgerror.Newf(pgcode.DatatypeMismatch,
