@@ -378,6 +378,7 @@ func constrainIndex(ic *indexCodec, conds []columnCondition, names []string) (*i
 	c := &indexConstraint{}
 	used := map[int]bool{}
 	var desc []string
+	points := 1
 	for _, col := range ic.keyCols {
 		var eq *columnCondition
 		for i := range conds {
@@ -387,14 +388,20 @@ func constrainIndex(ic *indexCodec, conds []columnCondition, names []string) (*i
 				}
 			}
 		}
+		if eq != nil && points*len(eq.vals) > maxSpans {
+			// Too many points to enumerate: stop the constraint here.
+			break
+		}
 		if eq != nil {
+			points *= len(eq.vals)
 			c.eq = append(c.eq, eq.vals)
 			used[eq.conjunct] = true
 			desc = append(desc, describeCond(names[col], eq))
 			continue
 		}
-		// A range on this column ends the constraint. Range conjuncts
-		// stay in the filter (the bounds ignore NULL subtleties).
+		// A range on this column ends the constraint. The spans hold
+		// exactly the rows in range (NULLs excluded), so the range
+		// conjuncts leave the filter.
 		for i := range conds {
 			cond := &conds[i]
 			if cond.col != col {
@@ -405,16 +412,19 @@ func constrainIndex(ic *indexCodec, conds []columnCondition, names []string) (*i
 				if c.lower == nil {
 					c.lower, c.lowerIncl = cond.vals[0], cond.op == treecmp.GE
 					desc = append(desc, describeCond(names[col], cond))
+					used[cond.conjunct] = true
 				}
 			case treecmp.LT, treecmp.LE:
 				if c.upper == nil {
 					c.upper, c.upperIncl = cond.vals[0], cond.op == treecmp.LE
 					desc = append(desc, describeCond(names[col], cond))
+					used[cond.conjunct] = true
 				}
 			case treecmp.ComparisonOperatorSymbol(-1):
 				if c.lower == nil && c.upper == nil {
 					c.lower, c.lowerIncl, c.upper, c.upperIncl = cond.lower, true, cond.upper, true
 					desc = append(desc, describeCond(names[col], cond))
+					used[cond.conjunct] = true
 				}
 			}
 		}

@@ -290,6 +290,11 @@ func providesOrdering(n planNode, ordering []sortColumn) bool {
 				cols[i] = t.passthrough[c]
 			}
 			n = t.src
+		case *projectNode:
+			for i, c := range cols {
+				cols[i] = t.passthrough[c]
+			}
+			n = t.src
 		case *filterNode:
 			n = t.src
 		case *scanNode:

@@ -305,10 +305,8 @@ func (p *planner) planLimit(ctx context.Context, n planNode, limit *tree.Limit) 
 			return nil, err
 		}
 	}
-	if s, ok := n.(limitHinter); ok && ln.offset == nil {
-		if c, ok := ln.count.(*tree.DInt); ok {
-			s.setLimitHint(int(*c))
-		}
+	if c, ok := ln.count.(*tree.DInt); ok && ln.offset == nil {
+		setLimitHint(n, int(*c))
 	}
 	return ln, nil
 }
@@ -321,7 +319,20 @@ func requireInt(e tree.TypedExpr, clause string) error {
 	return nil
 }
 
-// limitHinter is implemented by operators that can stop reading early.
-type limitHinter interface {
-	setLimitHint(n int)
+// setLimitHint tells a scan under renders that only the first l rows are
+// needed, so that it reads one small batch.
+func setLimitHint(n planNode, l int) {
+	for {
+		switch t := n.(type) {
+		case *renderNode:
+			n = t.src
+		case *projectNode:
+			n = t.src
+		case *scanNode:
+			t.setLimitHint(l)
+			return
+		default:
+			return
+		}
+	}
 }

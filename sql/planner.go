@@ -50,9 +50,9 @@ type stmtPlan struct {
 
 func newPlanner(s *Session, cat *catalog.Snapshot, numPlaceholders int, hints []*types.T) (*planner, error) {
 	p := &planner{
-		s:          s,
-		cat:        cat,
-		semaCtx:    sem.NewSemaContext(),
+		s:       s,
+		cat:     cat,
+		semaCtx: sem.NewSemaContext(),
 	}
 	th := make([]*types.T, numPlaceholders)
 	copy(th, hints)
