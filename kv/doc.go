@@ -99,6 +99,19 @@
 // timestamp over it, after persisting the new thresholds (gc.go). Protected
 // timestamps and TTLs survive restarts.
 //
+// # Performance
+//
+// Measured by the benchmarks in bench_test.go on the 2-core development
+// machine (shared, so numbers move by tens of percent; each benchmark runs
+// raw Pebble in the same run, interleaved, and reports the ratio): a durable
+// one-row transaction costs 1.0-1.1x a synced one-Set Pebble batch; a point
+// Get 1.1-1.3x a Pebble Get; a 100-row Scan 1.1-1.2x a raw Pebble iteration;
+// durable commits scale from about 1.5-4k/s with one writer to 28-49k/s with
+// 32 (group commit, 10x or more); a rangefeed delivers 200-380k events/s.
+// Without syncing, a one-row transaction costs about 2x the raw batch: the
+// fixed per-transaction work (two clock readings, the in-flight queue and
+// publication) is not hidden by an fsync there.
+//
 // # Goroutines
 //
 // Open starts three engine goroutines: the clock high-water-mark renewal
