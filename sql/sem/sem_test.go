@@ -23,7 +23,7 @@ var testTxnTime = time.Date(2024, 3, 10, 12, 34, 56, 123456000, time.UTC)
 
 // TestDataDriven runs the files under testdata/sem. Directives:
 //
-//	eval [types=(T,...)] [placeholders=(T,...)] [tz=Zone] [now=RFC3339]
+//	eval [types=(T,...)] [placeholders=(T,...)] [desired=T] [tz=Zone] [now=RFC3339]
 //	     [extra_float_digits=N] [intervalstyle=S] [datestyle=S]
 //	  The first input line is an expression; it is type-checked and
 //	  evaluated, and the output is "value : TYPE" or "error: CODE message".
@@ -200,7 +200,13 @@ func runDirective(t *testing.T, d *datadriven.TestData) string {
 
 	switch d.Cmd {
 	case "eval", "filter":
-		typed, err := typeCheck(lines[0], nil)
+		var desired *types.T
+		if d.HasArg("desired") {
+			var s string
+			d.ScanArgs(t, "desired", &s)
+			desired = parseType(t, s)
+		}
+		typed, err := typeCheck(lines[0], desired)
 		if err != nil {
 			return formatErr(err) + "\n"
 		}

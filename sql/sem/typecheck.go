@@ -37,8 +37,9 @@ func SemaContextFor(ec *Context) *tree.SemaContext {
 // TypeCheck type-checks expr. Column references must already be replaced
 // by *tree.IndexedVar whose types come from sema.IVarContainer, and
 // subqueries must carry their type (tree.Subquery.SetType). desired is a
-// hint for untyped constants and placeholders (nil means no preference);
-// use TypeCheckAndRequire when the result must have a type.
+// hint for untyped constants and placeholders (nil means no preference):
+// the result may have another type, so use TypeCheckAndRequire when it
+// must have this one.
 //
 // Before handing expr to the parser module's type checker, TypeCheck
 // rewrites count(*) into count_rows(), the zero-argument aggregate that
@@ -54,7 +55,19 @@ func TypeCheck(
 	if err != nil {
 		return nil, err
 	}
-	return tree.TypeCheck(ctx, expr, sema, desired)
+	typed, err := tree.TypeCheck(ctx, expr, sema, desired)
+	if code := pgerror.GetPGCode(err); err != nil && desired.Family() != types.AnyFamily &&
+		(code == pgcode.InvalidParameterValue || code == pgcode.UndefinedFunction) {
+		// desired is only a hint. When it cannot be met (WHERE 1 + 1), the
+		// parser module reports an overload failure ("unsupported binary
+		// operator: <int> + <int> (returning <bool>)"); type the expression
+		// on its own instead, so that the caller reports the mismatch the
+		// way PostgreSQL does ("argument of WHERE must be type bool").
+		if retyped, retryErr := tree.TypeCheck(ctx, expr, sema, types.AnyElement); retryErr == nil {
+			return retyped, nil
+		}
+	}
+	return typed, err
 }
 
 // TypeCheckAndRequire is TypeCheck that also requires the result to be of
@@ -65,13 +78,7 @@ func TypeCheckAndRequire(
 ) (tree.TypedExpr, error) {
 	typed, err := TypeCheck(ctx, expr, sema, required)
 	if err != nil {
-		// The required type is a hint for constants and placeholders; when
-		// it cannot be met (WHERE 1 + 1), report the type mismatch rather
-		// than an overload failure, as PostgreSQL does.
-		var retryErr error
-		if typed, retryErr = TypeCheck(ctx, expr, sema, types.AnyElement); retryErr != nil {
-			return nil, err
-		}
+		return nil, err
 	}
 	if typ := typed.ResolvedType(); !(typ.Equivalent(required) || typ.Family() == types.UnknownFamily) {
 		return nil, pgerror.Newf(pgcode.DatatypeMismatch,
