@@ -263,12 +263,26 @@ func (c *conn) handle(msg pgproto3.FrontendMessage) error {
 		return errFatal{protocolViolation("unexpected message %s", messageName(msg))}
 	}
 	if err != nil {
-		var fatal errFatal
-		if errors.As(err, &fatal) {
-			return err
+		if fatal := asFatal(err); fatal != nil {
+			return fatal
 		}
 		c.sendError(err)
 		c.ignoreTillSync = true
+	}
+	return nil
+}
+
+// asFatal returns the error to end the connection with when err must end
+// it: a write failure or protocol violation (errFatal), or a statement
+// stopped because the server is shutting down or the client left (sent
+// once, as FATAL, instead of an ERROR followed by a FATAL).
+func asFatal(err error) error {
+	var fatal errFatal
+	switch {
+	case errors.As(err, &fatal):
+		return err
+	case errors.Is(err, errAdminShutdown), errors.Is(err, errClientGone):
+		return errFatal{err}
 	}
 	return nil
 }

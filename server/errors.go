@@ -90,6 +90,8 @@ func explainCancel(ctx context.Context, err error) error {
 		return errQueryCanceled
 	case errors.Is(cause, errAdminShutdown):
 		return errAdminShutdown
+	case errors.Is(cause, errClientGone):
+		return errClientGone
 	}
 	return err
 }

@@ -37,6 +37,7 @@ import (
 //	efd N              sets extra_float_digits
 //	float              one row (f4 FLOAT4, f8 FLOAT8) = (1.1, 0.1+0.2)
 //	sleep              blocks until its context is cancelled
+//	sleepms N          one row after N milliseconds (or the cancellation)
 //	begin | commit | rollback  transaction status
 //	insert             INSERT 0 1, no rows
 //	syntax             Parse fails with 42601
@@ -152,7 +153,7 @@ func (s *fakeSession) Prepare(_ context.Context, st sql.Statement, hints []*type
 	}
 	word := strings.Fields(st.SQL)[0]
 	switch word {
-	case "rows", "rowerror", "sleep":
+	case "rows", "rowerror", "sleep", "sleepms":
 		p.Columns = []sql.Column{{Name: "n", Type: types.Int, TableID: 100, ColumnID: 1}, {Name: "s", Type: types.String, TableID: 100, ColumnID: 2}}
 	case "types", "nulls":
 		for _, tv := range allTypes() {
@@ -269,6 +270,11 @@ func (s *fakeSession) Execute(ctx context.Context, p *sql.Prepared, args tree.Da
 		res.tag = "SET"
 	case "sleep":
 		res.sleep = true
+	case "sleepms":
+		ms, _ := strconv.Atoi(f[1])
+		res.delay = time.Duration(ms) * time.Millisecond
+		res.rows = []tree.Datums{{tree.NewDInt(tree.DInt(ms)), tree.NewDString("slept")}}
+		res.tag = "SELECT 1"
 	case "begin":
 		s.txn, res.tag = 'T', "BEGIN"
 	case "commit":
@@ -294,6 +300,7 @@ type fakeResult struct {
 	err   error
 	onErr func()
 	sleep bool
+	delay time.Duration
 	ctx   context.Context
 	next  int
 }
@@ -304,6 +311,16 @@ func (r *fakeResult) Next(ctx context.Context) (tree.Datums, error) {
 	if r.sleep {
 		<-ctx.Done()
 		return nil, ctx.Err()
+	}
+	if r.delay > 0 {
+		t := time.NewTimer(r.delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		r.delay = 0
 	}
 	if r.next < len(r.rows) {
 		r.next++

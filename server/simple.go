@@ -22,9 +22,8 @@ func (c *conn) handleQuery(query string) error {
 	c.closePortal("")
 	failed := false
 	if err := c.runQuery(query); err != nil {
-		var fatal errFatal
-		if errors.As(err, &fatal) {
-			return err
+		if fatal := asFatal(err); fatal != nil {
+			return fatal
 		}
 		c.sendError(err)
 		failed = true

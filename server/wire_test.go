@@ -64,7 +64,7 @@ type wireClient struct {
 //	cancel-bad [conn=NAME]                CancelRequest with a wrong key
 //	closed [conn=NAME]                    expect the server to close
 func TestWire(t *testing.T) {
-	defer leaktest.AfterTest(t)()
+	t.Cleanup(leaktest.AfterTest(t))
 	datadriven.Walk(t, "../testdata/server/wire", func(t *testing.T, path string) {
 		eng := &fakeEngine{}
 		srv, addr := startTestServer(t, eng, Config{MaxMessageSize: 1 << 16})

@@ -1,0 +1,150 @@
+package server
+
+import (
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/crlib/testutils/leaktest"
+	"github.com/cockroachdb/errors"
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// dialStartup opens a connection and completes startup.
+func dialStartup(t *testing.T, addr string) *wireClient {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = nc.Close() })
+	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	c := &wireClient{nc: nc, fe: pgproto3.NewFrontend(nc, nc)}
+	c.fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: map[string]string{"user": "root"}})
+	if err := c.fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if out := c.receiveStartup(false); !strings.Contains(out, "ReadyForQuery") {
+		t.Fatalf("startup failed: %s", out)
+	}
+	return c
+}
+
+// receiveAll reads until the server closes the connection and returns
+// the message types (errors with their code).
+func (c *wireClient) receiveAll() []string {
+	var out []string
+	for {
+		msg, err := c.fe.Receive()
+		if err != nil {
+			return out
+		}
+		name := messageName(msg)
+		if e, ok := msg.(*pgproto3.ErrorResponse); ok {
+			name += " " + e.Severity + " " + e.Code
+		}
+		out = append(out, name)
+	}
+}
+
+func (c *wireClient) query(t *testing.T, q string) {
+	t.Helper()
+	c.fe.Send(&pgproto3.Query{String: q})
+	if err := c.fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitRunning(t *testing.T, srv *Server, c *wireClient) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !srv.isRunning(c.key.ProcessID) {
+		if time.Now().After(deadline) {
+			t.Fatal("statement did not start")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestDrain: a drain closes idle connections at once (FATAL 57P01), lets
+// a running statement finish and deliver its result before closing that
+// connection, refuses new connections, and returns when none is left.
+func TestDrain(t *testing.T) {
+	t.Cleanup(leaktest.AfterTest(t))
+	srv, addr := startTestServer(t, &fakeEngine{}, Config{})
+	busy := dialStartup(t, addr)
+	idle := dialStartup(t, addr)
+	busy.query(t, "sleepms 300")
+	waitRunning(t, srv, busy)
+
+	drained := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		drained <- srv.Drain(ctx)
+	}()
+	if got := strings.Join(idle.receiveAll(), ","); got != "ErrorResponse FATAL 57P01" {
+		t.Errorf("idle connection got %s", got)
+	}
+	if got, want := strings.Join(busy.receiveAll(), ","),
+		"RowDescription,DataRow,CommandComplete,ReadyForQuery,ErrorResponse FATAL 57P01"; got != want {
+		t.Errorf("busy connection got %s, want %s", got, want)
+	}
+	if err := <-drained; err != nil {
+		t.Fatalf("drain: %v", err)
+	}
+	if nc, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		// The listener is closed; at most the kernel accepted before
+		// the close, and then the server closes it at once.
+		_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
+		if n, _ := nc.Read(make([]byte, 1)); n != 0 {
+			t.Error("a draining server answered a new connection")
+		}
+		nc.Close()
+	}
+}
+
+// TestDrainTimeout: a statement that outlives the drain timeout is
+// cancelled by Close and its client gets one FATAL 57P01.
+func TestDrainTimeout(t *testing.T) {
+	t.Cleanup(leaktest.AfterTest(t))
+	srv, addr := startTestServer(t, &fakeEngine{}, Config{})
+	c := dialStartup(t, addr)
+	c.query(t, "sleep")
+	waitRunning(t, srv, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := srv.Drain(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("drain returned %v", err)
+	}
+	if n := srv.NumConns(); n != 1 {
+		t.Fatalf("%d connections after the drain timeout", n)
+	}
+	srv.Close()
+	if got, want := strings.Join(c.receiveAll(), ","), "RowDescription,ErrorResponse FATAL 57P01"; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	if n := srv.NumConns(); n != 0 {
+		t.Fatalf("%d connections after Close", n)
+	}
+}
+
+// TestClientGoneCancels: when the client hangs up, the read loop cancels
+// the running statement at once (it does not wait for the statement).
+func TestClientGoneCancels(t *testing.T) {
+	t.Cleanup(leaktest.AfterTest(t))
+	srv, addr := startTestServer(t, &fakeEngine{}, Config{})
+	c := dialStartup(t, addr)
+	c.query(t, "sleep")
+	waitRunning(t, srv, c)
+	_ = c.nc.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for srv.NumConns() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the connection of a client that hung up is still open")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
