@@ -3,6 +3,7 @@ package replication
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -23,13 +24,14 @@ import (
 //
 //	create-clusters                   primary with VC main, and standby
 //	write [cluster=] [vc=] [let=$t]   lines "put k v" / "del k", one txn
-//	let $t [cluster=]                 name the cluster's current time
+//	let $t [cluster=] [offset=]       name the cluster's current time (+offset)
 //	read [cluster=] [vc=] [ts=$t]     visible rows
 //	show-vcs [cluster=]               VC records
 //	start-replication [src=] [dst=] [readonly] [retention=]
 //	wait-until-replicated-time [vc=] [ts=$t]   (default: the primary's now)
 //	status [cluster=] [vc=]
-//	pause | resume [vc=]              then waits for the status to settle
+//	pause | resume [vc=] [nowait]     then waits for the status to settle
+//	wait-status status=replication_paused (underscores for spaces)
 //	complete-replication ts=latest|$t [nowait]   names $failover, $retained
 //	wait-failover [vc=]
 //	compare-fingerprints [from=$t] [to=$t] [vc=] [src-vc=] [src=] [dst=]
@@ -37,7 +39,8 @@ import (
 //	stop-service | start-service [cluster=] [vc=]
 //	bytes-ingested [cluster=] [vc=]
 //	producer-jobs [cluster=]
-//	cut-stream | restart cluster= | crash cluster=
+//	expire-producer-jobs [cluster=] advance=   move the wall clock, run the janitor
+//	cut-stream | refuse-dial [on=false] | restart cluster= | crash cluster=
 func TestDataDriven(t *testing.T) {
 	defer leaktest.AfterTest(t)()
 	datadriven.Walk(t, "../testdata/replication", func(t *testing.T, path string) {
@@ -124,7 +127,7 @@ func (d *ddRunner) run(t *testing.T, td *datadriven.TestData) string {
 		}
 		ts, err := c.write(c.vc(vcName).ID, kvs)
 		if err != nil {
-			return fmtErr(err)
+			return d.fmtErr(err)
 		}
 		if td.HasArg("let") {
 			d.names[d.arg(td, "let", "")] = ts
@@ -133,7 +136,15 @@ func (d *ddRunner) run(t *testing.T, td *datadriven.TestData) string {
 
 	case "let":
 		c := clusterArg("primary")
-		d.names[td.CmdArgs[0].Key] = c.eng.Now()
+		now := c.eng.Now()
+		if td.HasArg("offset") {
+			off, err := time.ParseDuration(d.arg(td, "offset", ""))
+			if err != nil {
+				td.Fatalf(t, "%v", err)
+			}
+			now = kv.Timestamp{WallTime: now.WallTime + int64(off)}
+		}
+		d.names[td.CmdArgs[0].Key] = now
 		return ""
 
 	case "read":
@@ -145,7 +156,7 @@ func (d *ddRunner) run(t *testing.T, td *datadriven.TestData) string {
 		rec := c.vc(vcName)
 		res, err := c.eng.Scan(ctx, tenantSpan(rec.ID), at, kv.ScanOptions{})
 		if err != nil {
-			return fmtErr(err)
+			return d.fmtErr(err)
 		}
 		var b strings.Builder
 		prefix := len(tenant.Prefix(rec.ID))
@@ -161,7 +172,7 @@ func (d *ddRunner) run(t *testing.T, td *datadriven.TestData) string {
 		c := clusterArg("standby")
 		recs, err := c.records.List(ctx, nil)
 		if err != nil {
-			return fmtErr(err)
+			return d.fmtErr(err)
 		}
 		var b strings.Builder
 		for _, r := range recs {
@@ -201,7 +212,7 @@ func (d *ddRunner) run(t *testing.T, td *datadriven.TestData) string {
 			SourceURI: "inproc://" + from, Retention: retention, ReadOnly: td.HasArg("readonly"),
 		})
 		if err != nil {
-			return fmtErr(err)
+			return d.fmtErr(err)
 		}
 		return "ok"
 
@@ -220,13 +231,17 @@ func (d *ddRunner) run(t *testing.T, td *datadriven.TestData) string {
 		c := clusterArg("standby")
 		st, err := c.consumer.Status(ctx, c.vc(vcName).ID)
 		if err != nil {
-			return fmtErr(err)
+			return d.fmtErr(err)
 		}
 		if st == nil {
 			return "no replication"
 		}
-		return fmt.Sprintf("status: %s\nsource: %s %s\nfailover_time: %s",
+		out := fmt.Sprintf("status: %s\nsource: %s %s\nfailover_time: %s",
 			st.Status, st.SourceTenantName, st.SourceURI, d.name(st.FailoverTime))
+		if st.LastError != "" {
+			out += "\nlast error: " + st.LastError
+		}
+		return out
 
 	case "pause", "resume":
 		c := clusterArg("standby")
@@ -239,14 +254,16 @@ func (d *ddRunner) run(t *testing.T, td *datadriven.TestData) string {
 			want = StatusReplicating
 		}
 		if err != nil {
-			return fmtErr(err)
+			return d.fmtErr(err)
 		}
-		d.waitStatus(c, vcName, want)
+		if !td.HasArg("nowait") {
+			d.waitStatus(c, vcName, want)
+		}
 		return "ok"
 
 	case "wait-status":
 		c := clusterArg("standby")
-		d.waitStatus(c, vcName, Status(d.arg(td, "status", "")))
+		d.waitStatus(c, vcName, Status(strings.ReplaceAll(d.arg(td, "status", ""), "_", " ")))
 		return "ok"
 
 	case "complete-replication":
@@ -257,18 +274,17 @@ func (d *ddRunner) run(t *testing.T, td *datadriven.TestData) string {
 		}
 		st, err := c.consumer.Status(ctx, c.vc(vcName).ID)
 		if err != nil {
-			return fmtErr(err)
+			return d.fmtErr(err)
 		}
 		if st == nil {
 			st = &ReplicationStatus{}
 		}
-		retained := st.RetainedTime
+		d.names["$retained"] = st.RetainedTime
 		d.jobs[vcName] = c.jobOf(vcName)
 		ft, err := c.consumer.Complete(ctx, vcName, target)
 		if err != nil {
-			return fmtErr(err)
+			return d.fmtErr(err)
 		}
-		d.names["$retained"] = retained
 		d.names["$failover"] = ft
 		out := fmt.Sprintf("failover_time = %s", d.name(ft))
 		if td.HasArg("nowait") {
@@ -303,7 +319,7 @@ func (d *ddRunner) run(t *testing.T, td *datadriven.TestData) string {
 			SourceURI: "inproc://" + d.arg(td, "from", "standby"),
 		})
 		if err != nil {
-			return fmtErr(err)
+			return d.fmtErr(err)
 		}
 		return "ok"
 
@@ -317,7 +333,7 @@ func (d *ddRunner) run(t *testing.T, td *datadriven.TestData) string {
 			r.ServiceMode = mode
 			return nil
 		}); err != nil {
-			return fmtErr(err)
+			return d.fmtErr(err)
 		}
 		return "ok"
 
@@ -325,7 +341,7 @@ func (d *ddRunner) run(t *testing.T, td *datadriven.TestData) string {
 		c := clusterArg("standby")
 		st, err := c.consumer.Status(ctx, c.vc(vcName).ID)
 		if err != nil {
-			return fmtErr(err)
+			return d.fmtErr(err)
 		}
 		if st == nil {
 			return "no replication"
@@ -336,13 +352,33 @@ func (d *ddRunner) run(t *testing.T, td *datadriven.TestData) string {
 		c := clusterArg("primary")
 		jobs, err := c.producer.Jobs(ctx)
 		if err != nil {
-			return fmtErr(err)
+			return d.fmtErr(err)
 		}
 		var b strings.Builder
 		for _, j := range jobs {
 			fmt.Fprintf(&b, "%d %s %s %s\n", j.ID, j.Kind, j.TenantName, j.Status)
 		}
 		return b.String()
+
+	case "expire-producer-jobs":
+		c := clusterArg("primary")
+		adv, err := time.ParseDuration(d.arg(td, "advance", "0s"))
+		if err != nil {
+			td.Fatalf(t, "%v", err)
+		}
+		c.wallOffset.Add(int64(adv))
+		ended, err := c.producer.ExpireJobs(ctx)
+		if err != nil {
+			return d.fmtErr(err)
+		}
+		return fmt.Sprintf("expired %v", ended)
+
+	case "refuse-dial":
+		env.refuseDial.Store(d.arg(td, "on", "true") == "true")
+		if env.refuseDial.Load() {
+			env.cutStreams()
+		}
+		return "ok"
 
 	case "cut-stream":
 		if env.cutStreams() == 0 {
@@ -360,6 +396,25 @@ func (d *ddRunner) run(t *testing.T, td *datadriven.TestData) string {
 	}
 	td.Fatalf(t, "unknown command %q", td.Cmd)
 	return ""
+}
+
+// hlcRE matches a decimal HLC timestamp in a message.
+var hlcRE = regexp.MustCompile(`\d{19}\.\d{10}`)
+
+// fmtErr prints an error with its SQLSTATE, timestamps replaced by their
+// names (or <ts>) so that the output is deterministic.
+func (d *ddRunner) fmtErr(err error) string {
+	msg := pgErrString(err)
+	return "error: " + hlcRE.ReplaceAllStringFunc(msg, func(s string) string {
+		ts, perr := kv.ParseTimestamp(s)
+		if perr != nil {
+			return s
+		}
+		if n := d.name(ts); n != "<unnamed>" {
+			return n
+		}
+		return "<ts>"
+	})
 }
 
 func (d *ddRunner) waitStatus(c *testCluster, vc string, want Status) {
@@ -380,7 +435,7 @@ func (d *ddRunner) waitFailover(c *testCluster, vc string) string {
 	defer cancel()
 	rec, err := c.consumer.WaitForJob(ctx, d.jobs[vc])
 	if err != nil {
-		return fmtErr(err)
+		return d.fmtErr(err)
 	}
 	r := c.vc(vc)
 	return fmt.Sprintf("job %s; %s %s %s", rec.Machine.Status, r.Name, r.DataState, r.ServiceMode)

@@ -2,7 +2,6 @@ package replication
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -370,8 +369,4 @@ func (c *testCluster) fingerprint(name string, start, end kv.Timestamp) uint64 {
 		c.env.t.Fatal(err)
 	}
 	return fp
-}
-
-func fmtErr(err error) string {
-	return fmt.Sprintf("error: %s", pgErrString(err))
 }
