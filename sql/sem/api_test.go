@@ -279,3 +279,46 @@ func TestBuiltinsRegistered(t *testing.T) {
 		}
 	}
 }
+
+// TestInIndexMatchesScan checks IN over a long, cached list (searched
+// through the sorted index) against the SQL definition, row after row.
+func TestInIndexMatchesScan(t *testing.T) {
+	ctx := context.Background()
+	expr, err := parser.ParseExpr("@1 IN (SELECT x FROM t)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	typeSubqueries(t, expr, types.MakeTuple([]*types.T{types.Int}))
+	sema := NewSemaContext()
+	sema.IVarContainer = ivars{types.Int}
+	typed, err := TypeCheck(ctx, expr, sema, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, withNull := range []bool{false, true} {
+		vals := &tree.DTuple{}
+		for i := 50; i > 0; i-- {
+			vals.D = append(vals.D, tree.NewDInt(tree.DInt(3*i)))
+		}
+		if withNull {
+			vals.D = append(vals.D, tree.DNull)
+		}
+		ec := &Context{Subquery: func(context.Context, *tree.Subquery) (tree.Datum, error) { return vals, nil }}
+		for x := -2; x < 160; x++ {
+			d, err := Eval(ctx, ec, typed, tree.Datums{tree.NewDInt(tree.DInt(x))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tree.Datum(tree.DBoolFalse)
+			switch {
+			case x > 0 && x <= 150 && x%3 == 0:
+				want = tree.DBoolTrue
+			case withNull:
+				want = tree.DNull
+			}
+			if d != want {
+				t.Fatalf("withNull=%t: %d IN list = %s, want %s", withNull, x, d, want)
+			}
+		}
+	}
+}

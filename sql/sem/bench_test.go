@@ -157,3 +157,58 @@ func BenchmarkAggregateSumInt(b *testing.B) {
 	}
 	reportRowsPerSec(b, start)
 }
+
+// BenchmarkFilterInList is WHERE a IN (a list of 20 constants).
+func BenchmarkFilterInList(b *testing.B) {
+	ctx := context.Background()
+	filter := benchExpr(b, "@1 IN (1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31, 33, 35, 37, 39)",
+		[]*types.T{types.Int}, nil)
+	ec := &Context{}
+	rows := []tree.Datums{{tree.NewDInt(39)}, {tree.NewDInt(2)}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		if _, err := EvalFilter(ctx, ec, filter, rows[i&1]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportRowsPerSec(b, start)
+}
+
+// BenchmarkFilterInSubquery is WHERE a IN (subquery) with 1000 rows, the
+// subquery's result cached by the executor as one tuple.
+func BenchmarkFilterInSubquery(b *testing.B) {
+	ctx := context.Background()
+	expr, err := parser.ParseExpr("@1 IN (SELECT x FROM t)")
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, _ = tree.SimpleVisit(expr, func(e tree.Expr) (bool, tree.Expr, error) {
+		if s, ok := e.(*tree.Subquery); ok {
+			s.SetType(types.MakeTuple([]*types.T{types.Int}))
+		}
+		return true, e, nil
+	})
+	sema := NewSemaContext()
+	sema.IVarContainer = ivars{types.Int}
+	filter, err := TypeCheck(ctx, expr, sema, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	vals := &tree.DTuple{D: make(tree.Datums, 1000)}
+	for i := range vals.D {
+		vals.D[i] = tree.NewDInt(tree.DInt(2 * (999 - i)))
+	}
+	ec := &Context{Subquery: func(context.Context, *tree.Subquery) (tree.Datum, error) { return vals, nil }}
+	rows := []tree.Datums{{tree.NewDInt(998)}, {tree.NewDInt(3)}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		if _, err := EvalFilter(ctx, ec, filter, rows[i&1]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportRowsPerSec(b, start)
+}

@@ -2,6 +2,7 @@ package sem
 
 import (
 	"context"
+	"sort"
 
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgcode"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgerror"
@@ -258,6 +259,11 @@ func (ev *evaluator) EvalInTupleOp(
 		return tree.DNull, nil
 	}
 	_, argIsTuple := arg.(*tree.DTuple)
+	if !argIsTuple && len(vals.D) >= inSearchMinLen {
+		if idx := ev.inIndexFor(ctx, vals); idx != nil {
+			return idx.lookup(ctx, ev, arg)
+		}
+	}
 	sawNull := false
 	for _, v := range vals.D {
 		if t, ok := v.(*tree.DTuple); ok && !argIsTuple && len(t.D) == 1 {
@@ -276,6 +282,84 @@ func (ev *evaluator) EvalInTupleOp(
 		}
 	}
 	if sawNull {
+		return tree.DNull, nil
+	}
+	return tree.DBoolFalse, nil
+}
+
+// inSearchMinLen is the list length from which IN uses a sorted index
+// instead of a linear scan.
+const inSearchMinLen = 8
+
+// inIndex is a sorted copy of the non-NULL scalar elements of an IN list,
+// for binary search.
+type inIndex struct {
+	src     *tree.DTuple
+	sorted  tree.Datums
+	hasNull bool
+}
+
+// inIndexFor returns the sorted index of vals, building it the second time
+// the same list is seen: a list that is the same object row after row (a
+// constant list, or a subquery result the executor caches) is sorted once,
+// while a list rebuilt for every row is never sorted. It returns nil when
+// the list cannot be sorted (elements that do not compare).
+func (ev *evaluator) inIndexFor(ctx context.Context, vals *tree.DTuple) *inIndex {
+	if ev.inIdx != nil && ev.inIdx.src == vals {
+		return ev.inIdx
+	}
+	if ev.inLastSeen != vals {
+		ev.inLastSeen = vals
+		return nil
+	}
+	idx := &inIndex{src: vals, sorted: make(tree.Datums, 0, len(vals.D))}
+	for _, v := range vals.D {
+		if _, isTuple := v.(*tree.DTuple); isTuple {
+			return nil
+		}
+		if v == tree.DNull {
+			idx.hasNull = true
+			continue
+		}
+		idx.sorted = append(idx.sorted, v)
+	}
+	var sortErr error
+	sort.Slice(idx.sorted, func(i, j int) bool {
+		c, err := idx.sorted[i].Compare(ctx, ev, idx.sorted[j])
+		if err != nil && sortErr == nil {
+			sortErr = err
+		}
+		return c < 0
+	})
+	if sortErr != nil {
+		return nil
+	}
+	ev.inIdx = idx
+	return idx
+}
+
+func (idx *inIndex) lookup(ctx context.Context, ev *evaluator, arg tree.Datum) (tree.Datum, error) {
+	var cmpErr error
+	i := sort.Search(len(idx.sorted), func(i int) bool {
+		c, err := idx.sorted[i].Compare(ctx, ev, arg)
+		if err != nil && cmpErr == nil {
+			cmpErr = err
+		}
+		return c >= 0
+	})
+	if cmpErr != nil {
+		return nil, cmpErr
+	}
+	if i < len(idx.sorted) {
+		c, err := idx.sorted[i].Compare(ctx, ev, arg)
+		if err != nil {
+			return nil, err
+		}
+		if c == 0 {
+			return tree.DBoolTrue, nil
+		}
+	}
+	if idx.hasNull {
 		return tree.DNull, nil
 	}
 	return tree.DBoolFalse, nil

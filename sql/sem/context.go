@@ -121,6 +121,13 @@ type evaluator struct {
 
 	collationEnv tree.CollationEnvironment
 	dateHelper   pgdate.ParseHelper
+	// inLastSeen and inIdx let IN search long lists that stay the same
+	// from row to row (see inIndexFor).
+	inLastSeen *tree.DTuple
+	inIdx      *inIndex
+	// constTuples caches the value of tuple literals whose elements are all
+	// constants, so that x IN (1, 2, 3) builds its list once.
+	constTuples map[*tree.Tuple]*tree.DTuple
 	// argStack holds the arguments of the builtin calls being evaluated.
 	argStack tree.Datums
 	// lastLike is the most recently compiled LIKE pattern: a constant

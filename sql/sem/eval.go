@@ -587,8 +587,23 @@ func (ev *evaluator) EvalSubquery(ctx context.Context, s *tree.Subquery) (tree.D
 	return ev.ec.Subquery(ctx, s)
 }
 
-// EvalTuple implements tree.ExprEvaluator.
+// maxConstTuples bounds the evaluator's cache of constant tuples, for
+// Contexts that live across many statements.
+const maxConstTuples = 64
+
+// EvalTuple implements tree.ExprEvaluator. A tuple of constants is built
+// once per Context and shared (datums are immutable).
 func (ev *evaluator) EvalTuple(ctx context.Context, expr *tree.Tuple) (tree.Datum, error) {
+	if d, ok := ev.constTuples[expr]; ok {
+		return d, nil
+	}
+	constant := true
+	for _, e := range expr.Exprs {
+		if _, ok := e.(tree.Datum); !ok {
+			constant = false
+			break
+		}
+	}
 	tup := tree.NewDTupleWithLen(expr.ResolvedType(), len(expr.Exprs))
 	for i, e := range expr.Exprs {
 		d, err := ev.evalExpr(ctx, e)
@@ -596,6 +611,12 @@ func (ev *evaluator) EvalTuple(ctx context.Context, expr *tree.Tuple) (tree.Datu
 			return nil, err
 		}
 		tup.D[i] = d
+	}
+	if constant {
+		if ev.constTuples == nil || len(ev.constTuples) >= maxConstTuples {
+			ev.constTuples = make(map[*tree.Tuple]*tree.DTuple)
+		}
+		ev.constTuples[expr] = tup
 	}
 	return tup, nil
 }
