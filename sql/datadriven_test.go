@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -30,6 +31,8 @@ import (
 //	                               substitute it for $NAME in later inputs
 //	status [session=NAME]          print the ReadyForQuery status byte
 //
+// Decimal HLC timestamps in the output (which differ per run) print as
+// <hlc>.
 // Errors print as "error: <SQLSTATE> <message>" followed by DETAIL and HINT
 // lines when the error has them; notices as "notice: <message>". Every file
 // gets a fresh in-memory store and VC; sessions are created on first use
@@ -103,7 +106,15 @@ func (h *testHarness) substitute(input string) string {
 	return input
 }
 
+// hlcPattern matches decimal HLC timestamps, which differ per run.
+var hlcPattern = regexp.MustCompile(`\b1\d{18}\.\d{10}\b`)
+
 func (h *testHarness) run(t *testing.T, d *datadriven.TestData) string {
+	out := h.runDirective(t, d)
+	return hlcPattern.ReplaceAllString(out, "<hlc>")
+}
+
+func (h *testHarness) runDirective(t *testing.T, d *datadriven.TestData) string {
 	ctx := context.Background()
 	s := h.session(d)
 	input := h.substitute(d.Input)
@@ -203,7 +214,7 @@ func runStatement(ctx context.Context, s *Session, st Statement, colnames bool) 
 		if row == nil {
 			break
 		}
-		rows = append(rows, formatRowForTest(row))
+		rows = append(rows, formatRowForTest(s, row))
 	}
 	tag, err := res.Close(ctx)
 	if rowErr != nil {
@@ -212,14 +223,16 @@ func runStatement(ctx context.Context, s *Session, st Statement, colnames bool) 
 	return tag, rows, err
 }
 
-func formatRowForTest(row tree.Datums) string {
+// formatRowForTest prints datums as the wire server's text format does, in
+// the session's time zone.
+func formatRowForTest(s *Session, row tree.Datums) string {
 	vals := make([]string, len(row))
 	for i, d := range row {
 		if d == tree.DNull {
 			vals[i] = "NULL"
 			continue
 		}
-		vals[i] = tree.AsStringWithFlags(d, tree.FmtPgwireText)
+		vals[i] = tree.AsStringWithFlags(d, tree.FmtPgwireText, tree.FmtLocation(s.data.location))
 	}
 	return strings.Join(vals, " | ")
 }

@@ -79,11 +79,23 @@ func (s *Session) Prepare(ctx context.Context, stmt Statement, paramTypes []*typ
 	}
 	if isPlannable(stmt.AST) {
 		var sp *stmtPlan
-		err := s.withCatalog(ctx, func(snap *catalog.Snapshot) error {
+		plan := func(snap *catalog.Snapshot) error {
 			var err error
 			sp, err = s.plan(ctx, stmt, paramTypes, snap)
 			return err
-		})
+		}
+		var err error
+		if asOf, ok := s.prepareAsOf(ctx, stmt.AST); ok {
+			// Plan against the catalog of the statement's own timestamp.
+			txn := s.beginKV(true, asOf)
+			snap, snapErr := catalog.NewCollection(s.srv.keys, s.srv.cache, txn).Snapshot(ctx)
+			if err = snapErr; err == nil {
+				err = plan(snap)
+			}
+			txn.Rollback()
+		} else {
+			err = s.withCatalog(ctx, plan)
+		}
 		if err != nil {
 			return nil, toSQLError(err)
 		}
@@ -104,6 +116,20 @@ func (s *Session) Prepare(ctx context.Context, stmt Statement, paramTypes []*typ
 	}
 	prep.Columns = columnsOf(utilityColumns(stmt.AST))
 	return prep, nil
+}
+
+// prepareAsOf evaluates the AS OF SYSTEM TIME clause of an implicit
+// transaction's statement when it has no placeholders.
+func (s *Session) prepareAsOf(ctx context.Context, stmt tree.Statement) (kv.Timestamp, bool) {
+	clause := topLevelAsOf(stmt)
+	if clause == nil || s.txn.mode != txnIdle {
+		return kv.Timestamp{}, false
+	}
+	ts, err := s.evalAsOf(ctx, *clause)
+	if err != nil {
+		return kv.Timestamp{}, false
+	}
+	return ts, true
 }
 
 // plan plans a plannable statement against snap.

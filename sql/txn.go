@@ -292,7 +292,7 @@ func (s *Session) execRollbackTo(ctx context.Context, r *tree.RollbackToSavepoin
 	}
 	if s.txn.retryErr {
 		return "", pgerror.Newf(pgcode.SerializationFailure,
-			"restart transaction: the transaction must restart from its beginning (ROLLBACK, or ROLLBACK TO SAVEPOINT %s)", restartSavepointName)
+			"the transaction must restart from its beginning (ROLLBACK, or ROLLBACK TO SAVEPOINT %s)", restartSavepointName)
 	}
 	if err := s.txn.kv.RollbackTo(s.txn.savepoints[i].kv); err != nil {
 		return "", err
@@ -310,9 +310,6 @@ func errAborted() error {
 		"current transaction is aborted, commands ignored until end of transaction block")
 }
 
-// retryHint is the hint CockroachDB attaches to serialization failures.
-const retryHint = "See: https://www.cockroachlabs.com/docs/stable/transaction-retry-error-reference.html"
-
 // toSQLError gives errors from lower layers their SQLSTATE.
 func toSQLError(err error) error {
 	if err == nil {
@@ -320,7 +317,17 @@ func toSQLError(err error) error {
 	}
 	switch {
 	case kv.IsRetryable(err):
-		return errors.WithHint(pgerror.Wrap(err, pgcode.SerializationFailure, "restart transaction"), retryHint)
+		// CockroachDB's wording; pgerror.Flatten prefixes "restart
+		// transaction" and adds the documentation hint. The KV error (with
+		// its key and timestamps) stays attached for logs, out of the
+		// message, so that the message is stable.
+		reason := "serializable conflict"
+		var re *kv.RetryError
+		if errors.As(err, &re) && re.Reason != "" {
+			reason = re.Reason
+		}
+		return errors.WithSecondaryError(pgerror.Newf(pgcode.SerializationFailure,
+			"TransactionRetryWithProtoRefreshError: TransactionRetryError: retry txn (RETRY_SERIALIZABLE - %s)", reason), err)
 	case kv.IsBelowGCThreshold(err):
 		return pgerror.Wrap(err, pgcode.MakeCode("72000"), "AS OF SYSTEM TIME")
 	case errors.Is(err, kv.ErrReadOnly):

@@ -90,7 +90,10 @@ func (c *Collection) Snapshot(ctx context.Context) (*Snapshot, error) {
 		return nil, err
 	}
 	if !found {
-		return nil, errors.New("virtual cluster catalog is not bootstrapped")
+		// Reading before the VC was bootstrapped (AS OF SYSTEM TIME, or a
+		// replica that has not received the catalog yet): nothing exists.
+		c.snap = newSnapshot("", nil)
+		return c.snap, nil
 	}
 	if s := c.cache.get(string(v)); s != nil {
 		c.snap = s
