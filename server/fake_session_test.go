@@ -151,7 +151,7 @@ func (s *fakeSession) Prepare(_ context.Context, st sql.Statement, hints []*type
 			p.ParamTypes[i] = hints[i]
 		}
 	}
-	word := strings.Fields(st.SQL)[0]
+	word := (append(strings.Fields(st.SQL), ""))[0]
 	switch word {
 	case "rows", "rowerror", "sleep", "sleepms":
 		p.Columns = []sql.Column{{Name: "n", Type: types.Int, TableID: 100, ColumnID: 1}, {Name: "s", Type: types.String, TableID: 100, ColumnID: 2}}
@@ -206,7 +206,9 @@ func allTypes() []typedValue {
 }
 
 func (s *fakeSession) Execute(ctx context.Context, p *sql.Prepared, args tree.Datums) (sql.Result, error) {
-	f := strings.Fields(p.SQL)
+	// Pad the words so that scripts with missing arguments (the fuzz
+	// test writes any) read them as empty.
+	f := append(strings.Fields(p.SQL), "", "", "")
 	word := f[0]
 	if s.txn == 'E' && word != "rollback" && word != "commit" {
 		return nil, pgerror.Newf(pgcode.InFailedSQLTransaction,
@@ -222,6 +224,7 @@ func (s *fakeSession) Execute(ctx context.Context, p *sql.Prepared, args tree.Da
 	switch word {
 	case "rows", "rowerror":
 		n, _ := strconv.Atoi(f[1])
+		n = min(n, 1000)
 		for i := 1; i <= n; i++ {
 			res.rows = append(res.rows, tree.Datums{tree.NewDInt(tree.DInt(i)), tree.NewDString(fmt.Sprintf("row %d", i))})
 		}
@@ -253,16 +256,16 @@ func (s *fakeSession) Execute(ctx context.Context, p *sql.Prepared, args tree.Da
 		one, three := 1.0, 3.0
 		res.rows, res.tag = []tree.Datums{{tree.NewDFloat(tree.DFloat(float32(one) / float32(three))), tree.NewDFloat(tree.DFloat(one / three))}}, "SELECT 1"
 	case "error":
-		err := pgerror.Newf(pgcode.MakeCode(f[1]), "%s", strings.Join(f[2:], " "))
+		err := pgerror.Newf(pgcode.MakeCode(f[1]), "%s", strings.TrimSpace(strings.Join(f[2:], " ")))
 		err = errors.WithDetail(err, "some detail")
 		err = errors.WithHint(err, "some hint")
 		return fail(err)
 	case "notice":
 		s.notices = append(s.notices, pgerror.WithSeverity(
-			pgerror.Newf(pgcode.SuccessfulCompletion, "%s", strings.Join(f[1:], " ")), "NOTICE"))
+			pgerror.Newf(pgcode.SuccessfulCompletion, "%s", strings.TrimSpace(strings.Join(f[1:], " "))), "NOTICE"))
 		res.tag = "NOTICE"
 	case "set":
-		s.changes = append(s.changes, sql.StatusParam{Name: f[1], Value: strings.Join(f[2:], " ")})
+		s.changes = append(s.changes, sql.StatusParam{Name: f[1], Value: strings.TrimSpace(strings.Join(f[2:], " "))})
 		res.tag = "SET"
 	case "efd":
 		n, _ := strconv.Atoi(f[1])
@@ -272,6 +275,7 @@ func (s *fakeSession) Execute(ctx context.Context, p *sql.Prepared, args tree.Da
 		res.sleep = true
 	case "sleepms":
 		ms, _ := strconv.Atoi(f[1])
+		ms = min(max(ms, 0), 10000)
 		res.delay = time.Duration(ms) * time.Millisecond
 		res.rows = []tree.Datums{{tree.NewDInt(tree.DInt(ms)), tree.NewDString("slept")}}
 		res.tag = "SELECT 1"
