@@ -90,9 +90,13 @@ func typeNames(ts []*types.T) string {
 	return b.String()
 }
 
-// aggCmp compares datums for min and max; same-typed comparisons never
-// consult the session, so a shared evaluator without one is enough.
-var aggCmp = &evaluator{ec: &Context{}}
+// newAggEvaluator returns the evaluator an aggregate uses to compare and
+// convert its inputs: same-typed comparisons never consult the session, so
+// an empty Context is enough. Each aggregate has its own, so that groups
+// aggregated on different goroutines share no state.
+func newAggEvaluator() *evaluator {
+	return &evaluator{ec: &Context{}}
+}
 
 func aggOverload(ps tree.TypeList, ret tree.ReturnTyper, nullInput bool, ctor aggregateCtor) tree.Overload {
 	return tree.Overload{
@@ -132,10 +136,10 @@ var aggregateBuiltins = map[string]builtinDef{
 			func([]*types.T) Aggregate { return &avgAgg{sum: &sumIntervalAgg{}} })),
 	"min": def("aggregate",
 		aggOverload(params(types.AnyElement), tree.IdentityReturnType(0), false,
-			func([]*types.T) Aggregate { return &minMaxAgg{sign: -1} })),
+			func([]*types.T) Aggregate { return &minMaxAgg{sign: -1, ev: newAggEvaluator()} })),
 	"max": def("aggregate",
 		aggOverload(params(types.AnyElement), tree.IdentityReturnType(0), false,
-			func([]*types.T) Aggregate { return &minMaxAgg{sign: 1} })),
+			func([]*types.T) Aggregate { return &minMaxAgg{sign: 1, ev: newAggEvaluator()} })),
 	"bool_and": def("aggregate",
 		aggOverload(params(types.Bool), tree.FixedReturnType(types.Bool), false,
 			func([]*types.T) Aggregate { return &boolAgg{and: true} })),
@@ -337,6 +341,7 @@ func (a *avgAgg) Result(ctx context.Context) (tree.Datum, error) {
 type minMaxAgg struct {
 	sign int // -1 keeps the smallest, +1 the largest
 	cur  tree.Datum
+	ev   *evaluator
 }
 
 func (a *minMaxAgg) Add(ctx context.Context, args tree.Datums) error {
@@ -348,7 +353,7 @@ func (a *minMaxAgg) Add(ctx context.Context, args tree.Datums) error {
 		a.cur = d
 		return nil
 	}
-	c, err := d.Compare(ctx, aggCmp, a.cur)
+	c, err := d.Compare(ctx, a.ev, a.cur)
 	if err != nil {
 		return err
 	}
@@ -446,11 +451,15 @@ func (a *arrayAgg) Result(context.Context) (tree.Datum, error) {
 }
 
 type jsonAgg struct {
-	b *json.ArrayBuilder
+	b  *json.ArrayBuilder
+	ev *evaluator
 }
 
 func (a *jsonAgg) Add(_ context.Context, args tree.Datums) error {
-	j, err := aggCmp.toJSON(args[0])
+	if a.ev == nil {
+		a.ev = newAggEvaluator()
+	}
+	j, err := a.ev.toJSON(args[0])
 	if err != nil {
 		return err
 	}

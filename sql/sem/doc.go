@@ -6,9 +6,11 @@
 // interfaces, and the builtin function registry is empty. This package
 // fills both gaps:
 //
-//   - evaluator (eval.go, ops_*.go, compare.go) implements
-//     tree.ExprEvaluator, tree.OpEvaluator, tree.CompareContext and
-//     tree.ParseContext on top of a session's Context;
+//   - typecheck.go wraps the parser module's type checker (TypeCheck,
+//     TypeCheckAndRequire, NewSemaContext);
+//   - the evaluator (context.go, eval.go, compare.go, like.go, ops_*.go)
+//     implements tree.ExprEvaluator, tree.OpEvaluator, tree.CompareContext
+//     and tree.ParseContext on top of a session's Context;
 //   - cast.go performs explicit and assignment casts for every pair that the
 //     parser module's cast map allows between the types vcdb supports;
 //   - builtins*.go register the builtin functions and aggregates at init
@@ -16,10 +18,20 @@
 //     tree.FunDefs / tree.ResolvedBuiltinFuncDefs, which is where the type
 //     checker resolves function names (including the names the grammar
 //     itself produces, such as btrim for TRIM(...) and strpos for
-//     POSITION(...));
+//     POSITION(...)); datetime_format.go holds the to_char/to_timestamp
+//     templates;
 //   - aggregates.go implements the aggregate functions as accumulators that
 //     the executor feeds row by row;
 //   - asof.go evaluates AS OF SYSTEM TIME clauses to HLC timestamps.
+//
+// Semantics are CockroachDB's where it differs from PostgreSQL: INT / INT
+// is DECIMAL (20 significant digits), // truncates, mixing INT and FLOAT in
+// an operator needs a cast, extract() returns FLOAT, FLOAT overflow gives
+// Infinity, NaN sorts first.
+//
+// Hot path: evaluating a filter such as a = $1 allocates nothing (the
+// evaluator lives in the Context; builtin arguments use a stack in it; a
+// constant IN list is built once and searched through a sorted index).
 //
 // Invariants:
 //
@@ -38,7 +50,7 @@
 // its statements one after another); the builtin registry is written only
 // during init and read-only afterwards.
 //
-// Imports: only the parser module and the standard library; no project
-// package (package sql owns this one and sits above kv, tenant and
-// replication).
+// Imports: only the parser module (and its apd, errors and pq
+// dependencies) and the standard library; no project package (package sql
+// owns this one and sits above kv, tenant and replication).
 package sem
