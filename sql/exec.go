@@ -9,6 +9,7 @@ import (
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgerror"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/sem/tree"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/types"
+	"github.com/cockroachdb/errors"
 	"github.com/vcdb/vcdb/kv"
 	"github.com/vcdb/vcdb/sql/catalog"
 	"github.com/vcdb/vcdb/sql/sem"
@@ -68,8 +69,17 @@ func topLevelAsOf(stmt tree.Statement) *tree.AsOfClause {
 	}
 }
 
+// recoverInternal turns a panic (a bug) into an internal error, so that one
+// bad statement fails alone instead of taking the server down.
+func recoverInternal(err *error) {
+	if r := recover(); r != nil {
+		*err = errors.WithStack(pgerror.Newf(pgcode.Internal, "unexpected error: %v", r))
+	}
+}
+
 // Prepare implements SessionAPI.
-func (s *Session) Prepare(ctx context.Context, stmt Statement, paramTypes []*types.T) (*Prepared, error) {
+func (s *Session) Prepare(ctx context.Context, stmt Statement, paramTypes []*types.T) (_ *Prepared, err error) {
+	defer recoverInternal(&err)
 	prep := &Prepared{Statement: stmt}
 	if stmt.AST == nil {
 		return prep, nil
@@ -179,7 +189,7 @@ func (s *Session) planFor(ctx context.Context, prep *Prepared, descs *catalog.Co
 }
 
 // Execute implements SessionAPI.
-func (s *Session) Execute(ctx context.Context, prep *Prepared, args tree.Datums) (Result, error) {
+func (s *Session) Execute(ctx context.Context, prep *Prepared, args tree.Datums) (res Result, err error) {
 	stmt := prep.AST
 	if stmt == nil {
 		return &bufferedResult{}, nil
@@ -198,13 +208,15 @@ func (s *Session) Execute(ctx context.Context, prep *Prepared, args tree.Datums)
 		return nil, pgerror.Newf(pgcode.ProtocolViolation,
 			"expected %d arguments, got %d", len(prep.ParamTypes), len(args))
 	}
-	res, err := s.execStmt(ctx, prep, args)
-	if err != nil {
-		err = toSQLError(err)
-		s.stmtFailed(err)
-		return nil, err
-	}
-	return res, nil
+	defer func() {
+		recoverInternal(&err)
+		if err != nil {
+			err = toSQLError(err)
+			s.stmtFailed(err)
+			res = nil
+		}
+	}()
+	return s.execStmt(ctx, prep, args)
 }
 
 // stmtFailed moves an explicit transaction to the aborted state.

@@ -64,8 +64,12 @@ func registerPGCatalog() {
 			oidCol("typcollation"), strCol("typdefault")},
 		populate: func(ctx context.Context, r *runParams, db *catalog.Database) ([]tree.Datums, error) {
 			var oids []int
-			for o := range types.OidToType {
+			arrayOf := map[oid.Oid]oid.Oid{}
+			for o, t := range types.OidToType {
 				oids = append(oids, int(o))
+				if t.Family() == types.ArrayFamily {
+					arrayOf[t.ArrayContents().Oid()] = o
+				}
 			}
 			sort.Ints(oids)
 			var rows []tree.Datums
@@ -75,8 +79,8 @@ func registerPGCatalog() {
 				ttype := "b"
 				if t.Family() == types.ArrayFamily {
 					elem = uint32(t.ArrayContents().Oid())
-				} else if t.Family() != types.TupleFamily {
-					array = uint32(types.CalcArrayOid(t))
+				} else {
+					array = uint32(arrayOf[t.Oid()])
 				}
 				if t.Family() == types.TupleFamily {
 					ttype = "p"

@@ -60,7 +60,13 @@ var _ Result = (*streamResult)(nil)
 
 func (r *streamResult) Columns() []Column { return r.cols }
 
-func (r *streamResult) Next(ctx context.Context) (tree.Datums, error) {
+func (r *streamResult) Next(ctx context.Context) (_ tree.Datums, err error) {
+	defer func() {
+		recoverInternal(&err)
+		if err != nil {
+			r.err = err
+		}
+	}()
 	if r.err != nil || r.done {
 		return nil, r.err
 	}
