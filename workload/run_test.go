@@ -114,8 +114,10 @@ func TestRunMaxRate(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 200 ops/s for 1 s: the limiter spaces operations evenly, so the count
-	// is about 200 whatever the concurrency.
-	if sum.Total.Ops < 150 || sum.Total.Ops > 210 {
+	// is at most about 200 whatever the concurrency. It may fall short when
+	// the machine is so loaded that sleeps overrun (the limiter does not
+	// make up for lost time), hence the loose lower bound.
+	if sum.Total.Ops < 40 || sum.Total.Ops > 210 {
 		t.Fatalf("%d operations in 1s at --max-rate=200", sum.Total.Ops)
 	}
 }
