@@ -29,81 +29,62 @@ func benchExpr(b *testing.B, src string, cols []*types.T, phTypes []*types.T) tr
 	return typed
 }
 
-func reportRowsPerSec(b *testing.B, start time.Time) {
+// runBench evaluates expr over rows (round robin), as a filter or as a
+// projection, reporting allocations and rows/s.
+func runBench(b *testing.B, ec *Context, expr tree.TypedExpr, filter bool, rows ...tree.Datums) {
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		row := rows[i%len(rows)]
+		var err error
+		if filter {
+			_, err = EvalFilter(ctx, ec, expr, row)
+		} else {
+			_, err = Eval(ctx, ec, expr, row)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "rows/s")
 }
 
 // BenchmarkFilterEqPlaceholder is WHERE a = $1 on an INT column.
 func BenchmarkFilterEqPlaceholder(b *testing.B) {
-	ctx := context.Background()
 	filter := benchExpr(b, "@1 = $1", []*types.T{types.Int}, []*types.T{types.Int})
 	ec := &Context{Placeholders: tree.Datums{tree.NewDInt(42)}}
 	rows := []tree.Datums{{tree.NewDInt(41)}, {tree.NewDInt(42)}}
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		if _, err := EvalFilter(ctx, ec, filter, rows[i&1]); err != nil {
-			b.Fatal(err)
-		}
-	}
-	reportRowsPerSec(b, start)
+	runBench(b, ec, filter, true, rows...)
 }
 
 // BenchmarkFilterStringEq is WHERE s = 'constant' on a STRING column.
 func BenchmarkFilterStringEq(b *testing.B) {
-	ctx := context.Background()
 	filter := benchExpr(b, "@1 = 'hello'", []*types.T{types.String}, nil)
 	ec := &Context{}
 	row := tree.Datums{tree.NewDString("hello")}
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		if _, err := EvalFilter(ctx, ec, filter, row); err != nil {
-			b.Fatal(err)
-		}
-	}
-	reportRowsPerSec(b, start)
+	runBench(b, ec, filter, true, row)
 }
 
 // BenchmarkFilterRange is WHERE a BETWEEN 10 AND 20 AND b LIKE 'ab%'.
 func BenchmarkFilterRange(b *testing.B) {
-	ctx := context.Background()
 	filter := benchExpr(b, "@1 BETWEEN 10 AND 20 AND @2 LIKE 'ab%'", []*types.T{types.Int, types.String}, nil)
 	ec := &Context{}
 	row := tree.Datums{tree.NewDInt(15), tree.NewDString("abc")}
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		if _, err := EvalFilter(ctx, ec, filter, row); err != nil {
-			b.Fatal(err)
-		}
-	}
-	reportRowsPerSec(b, start)
+	runBench(b, ec, filter, true, row)
 }
 
 // BenchmarkArithInt is a projection a * 2 + b on INT columns.
 func BenchmarkArithInt(b *testing.B) {
-	ctx := context.Background()
 	expr := benchExpr(b, "@1 * 2 + @2", []*types.T{types.Int, types.Int}, nil)
 	ec := &Context{}
 	row := tree.Datums{tree.NewDInt(20), tree.NewDInt(2)}
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		if _, err := Eval(ctx, ec, expr, row); err != nil {
-			b.Fatal(err)
-		}
-	}
-	reportRowsPerSec(b, start)
+	runBench(b, ec, expr, false, row)
 }
 
 // BenchmarkArithDecimal is price * qty on DECIMAL and INT columns.
 func BenchmarkArithDecimal(b *testing.B) {
-	ctx := context.Background()
 	expr := benchExpr(b, "@1 * @2", []*types.T{types.Decimal, types.Int}, nil)
 	price, err := tree.ParseDDecimal("19.99")
 	if err != nil {
@@ -111,32 +92,15 @@ func BenchmarkArithDecimal(b *testing.B) {
 	}
 	ec := &Context{}
 	row := tree.Datums{price, tree.NewDInt(3)}
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		if _, err := Eval(ctx, ec, expr, row); err != nil {
-			b.Fatal(err)
-		}
-	}
-	reportRowsPerSec(b, start)
+	runBench(b, ec, expr, false, row)
 }
 
 // BenchmarkFunctionCall is lower(s) || '!' .
 func BenchmarkFunctionCall(b *testing.B) {
-	ctx := context.Background()
 	expr := benchExpr(b, "lower(@1) || '!'", []*types.T{types.String}, nil)
 	ec := &Context{}
 	row := tree.Datums{tree.NewDString("Hello")}
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		if _, err := Eval(ctx, ec, expr, row); err != nil {
-			b.Fatal(err)
-		}
-	}
-	reportRowsPerSec(b, start)
+	runBench(b, ec, expr, false, row)
 }
 
 // BenchmarkAggregateSumInt feeds sum(INT) one row at a time.
@@ -155,25 +119,16 @@ func BenchmarkAggregateSumInt(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	reportRowsPerSec(b, start)
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "rows/s")
 }
 
 // BenchmarkFilterInList is WHERE a IN (a list of 20 constants).
 func BenchmarkFilterInList(b *testing.B) {
-	ctx := context.Background()
 	filter := benchExpr(b, "@1 IN (1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31, 33, 35, 37, 39)",
 		[]*types.T{types.Int}, nil)
 	ec := &Context{}
 	rows := []tree.Datums{{tree.NewDInt(39)}, {tree.NewDInt(2)}}
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		if _, err := EvalFilter(ctx, ec, filter, rows[i&1]); err != nil {
-			b.Fatal(err)
-		}
-	}
-	reportRowsPerSec(b, start)
+	runBench(b, ec, filter, true, rows...)
 }
 
 // BenchmarkFilterInSubquery is WHERE a IN (subquery) with 1000 rows, the
@@ -202,13 +157,5 @@ func BenchmarkFilterInSubquery(b *testing.B) {
 	}
 	ec := &Context{Subquery: func(context.Context, *tree.Subquery) (tree.Datum, error) { return vals, nil }}
 	rows := []tree.Datums{{tree.NewDInt(998)}, {tree.NewDInt(3)}}
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		if _, err := EvalFilter(ctx, ec, filter, rows[i&1]); err != nil {
-			b.Fatal(err)
-		}
-	}
-	reportRowsPerSec(b, start)
+	runBench(b, ec, filter, true, rows...)
 }

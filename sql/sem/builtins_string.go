@@ -50,53 +50,37 @@ func trimFn(trim func(s, cutset string) string, space func(string, func(rune) bo
 
 func intArg(d tree.Datum) int64 { return int64(tree.MustBeDInt(d)) }
 
-// substringRunes is PostgreSQL's substring(s FROM start FOR length) on
-// characters: start may be before the string, and the result is what is
-// left of [start, start+length) inside it.
-func substringRunes(s string, start, length int64, hasLength bool) (string, error) {
+// substringBounds is PostgreSQL's substring(x FROM start FOR length) on a
+// value of n characters (or bytes): start may lie before the value, and
+// the result is what is left of [start, start+length) inside it, as a
+// half-open range of 0-based positions.
+func substringBounds(n, start, length int64, hasLength bool) (begin, end int64, _ error) {
 	if hasLength && length < 0 {
-		return "", pgerror.New(pgcode.Substring, "negative substring length not allowed")
+		return 0, 0, pgerror.New(pgcode.Substring, "negative substring length not allowed")
 	}
-	runes := []rune(s)
-	n := int64(len(runes))
-	begin := start - 1
-	end := n
+	begin, end = start-1, n
 	if hasLength {
 		end = begin + length
 		if length > 0 && end < begin { // overflow
 			end = n
 		}
 	}
-	if begin < 0 {
-		begin = 0
-	}
-	if end > n {
-		end = n
-	}
+	begin, end = max(begin, 0), min(end, n)
 	if begin >= end {
-		return "", nil
+		return 0, 0, nil
 	}
-	return string(runes[begin:end]), nil
+	return begin, end, nil
+}
+
+func substringRunes(s string, start, length int64, hasLength bool) (string, error) {
+	runes := []rune(s)
+	begin, end, err := substringBounds(int64(len(runes)), start, length, hasLength)
+	return string(runes[begin:end]), err
 }
 
 func substringBytes(s string, start, length int64, hasLength bool) (string, error) {
-	if hasLength && length < 0 {
-		return "", pgerror.New(pgcode.Substring, "negative substring length not allowed")
-	}
-	n := int64(len(s))
-	begin, end := start-1, n
-	if hasLength {
-		end = begin + length
-		if length > 0 && end < begin {
-			end = n
-		}
-	}
-	begin = max(begin, 0)
-	end = min(end, n)
-	if begin >= end {
-		return "", nil
-	}
-	return s[begin:end], nil
+	begin, end, err := substringBounds(int64(len(s)), start, length, hasLength)
+	return s[begin:end], err
 }
 
 // padString is lpad/rpad: s cut or padded with fill to length characters.

@@ -130,9 +130,9 @@ type evaluator struct {
 	constTuples map[*tree.Tuple]*tree.DTuple
 	// argStack holds the arguments of the builtin calls being evaluated.
 	argStack tree.Datums
-	// lastLike is the most recently compiled LIKE pattern: a constant
-	// pattern is then compiled once per statement, not once per row.
-	lastLike *likePattern
+	// likeCache holds compiled LIKE patterns: a constant pattern is
+	// compiled once per statement, not once per row.
+	likeCache map[likeKey]*likePattern
 }
 
 var (

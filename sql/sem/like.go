@@ -34,19 +34,32 @@ type likePattern struct {
 	toks            []likeTok
 }
 
-// likeMatcher returns the compiled pattern, reusing the previous one when
-// the pattern is the same (the common case: a constant pattern evaluated
-// for every row).
+// likeKey identifies a compiled LIKE pattern.
+type likeKey struct {
+	pattern         string
+	escape          rune
+	caseInsensitive bool
+}
+
+// maxLikePatterns bounds the evaluator's cache of compiled LIKE patterns.
+const maxLikePatterns = 16
+
+// likeMatcher returns the compiled pattern, from the evaluator's small
+// cache when the pattern was used before (the common case: constant
+// patterns evaluated for every row).
 func (ev *evaluator) likeMatcher(pattern string, escape rune, caseInsensitive bool) (*likePattern, error) {
-	if p := ev.lastLike; p != nil && p.source == pattern && p.escape == escape &&
-		p.caseInsensitive == caseInsensitive {
+	key := likeKey{pattern, escape, caseInsensitive}
+	if p, ok := ev.likeCache[key]; ok {
 		return p, nil
 	}
 	p, err := compileLike(pattern, escape, caseInsensitive)
 	if err != nil {
 		return nil, err
 	}
-	ev.lastLike = p
+	if ev.likeCache == nil || len(ev.likeCache) >= maxLikePatterns {
+		ev.likeCache = make(map[likeKey]*likePattern)
+	}
+	ev.likeCache[key] = p
 	return p, nil
 }
 
