@@ -29,7 +29,7 @@ import (
 //
 // The first byte is the framing version so that a v2 framing can be gated on
 // the cluster version (issue 8). The decoder is strict: an unknown version or
-// tag, a truncated field, trailing garbage, a length past the frame, an
+// tag, a truncated field, a non-minimal varint, trailing garbage, a length past the frame, an
 // empty timestamp where one is required or a logical counter outside int32
 // is an error, never a panic, because frames arrive from another cluster.
 
@@ -256,6 +256,11 @@ func (d *frameDecoder) uvarint(what string) (uint64, error) {
 	v, n := binary.Uvarint(d.b)
 	if n <= 0 {
 		return 0, d.errorf("bad %s varint", what)
+	}
+	if n > 1 && d.b[n-1] == 0 {
+		// An overlong encoding: refused so that every frame has exactly
+		// one encoding.
+		return 0, d.errorf("non-minimal %s varint", what)
 	}
 	d.advance(n)
 	return v, nil
