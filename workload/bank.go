@@ -43,8 +43,14 @@ const (
 	// "insufficient funds" path.
 	bankMaxTransfer = 100
 	// bankMaxAttempts bounds the retries of one transfer, so that a server
-	// that fails every commit ends the run instead of hanging it.
-	bankMaxAttempts = 100
+	// that fails every commit ends the run instead of hanging it. With the
+	// backoff below, 1000 attempts take at most about 10 s.
+	bankMaxAttempts = 1000
+	// bankMaxBackoff caps the random pause before a retry. Pausing breaks
+	// the livelock in which the same transactions abort each other again
+	// and again (PostgreSQL's serializable snapshot isolation reports
+	// read/write dependencies between any overlapping transfers).
+	bankMaxBackoff = 10 * time.Millisecond
 	bankLoadBatch   = 500
 	bankTable       = "bank.bank"
 )
@@ -157,7 +163,21 @@ func (w *bankWorker) Op(ctx context.Context) error {
 			return errors.Wrapf(err, "transfer %d from %d to %d (attempt %d)", amount, from, to, attempt)
 		}
 		w.b.Retries.Add(1)
+		if err := sleepCtx(ctx, retryBackoff(w.rng, attempt)); err != nil {
+			return err
+		}
 	}
+}
+
+// retryBackoff returns the pause before retry number attempt: random (so
+// that conflicting transactions do not retry in lockstep), growing from
+// 50 µs exponentially up to bankMaxBackoff.
+func retryBackoff(rng *rand.Rand, attempt int) time.Duration {
+	limit := bankMaxBackoff
+	if attempt < 8 {
+		limit = min(limit, 50*time.Microsecond<<attempt)
+	}
+	return time.Duration(rng.Int64N(int64(limit)) + 1)
 }
 
 // transfer runs one attempt of a transfer as one transaction: read both
