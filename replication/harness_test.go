@@ -178,7 +178,11 @@ func (c *testCluster) restart() {
 
 // crash simulates kill -9: the cluster's services stop, and it reopens from
 // a copy of its file system holding only what was synced.
-func (c *testCluster) crash() {
+func (c *testCluster) crash() { c.crashAndInspect(nil) }
+
+// crashAndInspect crashes the cluster and calls inspect on the reopened
+// engine before its services start again.
+func (c *testCluster) crashAndInspect(inspect func(eng *kv.Engine)) {
 	clone := c.fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 0})
 	c.env.mu.Lock()
 	c.stopServices()
@@ -186,6 +190,9 @@ func (c *testCluster) crash() {
 	_ = c.eng.Close()
 	c.fs = clone
 	c.open()
+	if inspect != nil {
+		inspect(c.eng)
+	}
 	c.startServices()
 }
 
