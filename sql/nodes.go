@@ -64,7 +64,12 @@ type filterIter struct {
 }
 
 func (it *filterIter) next(ctx context.Context) (tree.Datums, error) {
-	for {
+	for n := 1; ; n++ {
+		if n%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 		row, err := it.src.next(ctx)
 		if err != nil || row == nil {
 			return nil, err

@@ -97,6 +97,11 @@ func drain(ctx context.Context, r *runParams, n planNode) ([]tree.Datums, error)
 	defer it.close()
 	var rows []tree.Datums
 	for {
+		if len(rows)%1024 == 1023 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 		row, err := it.next(ctx)
 		if err != nil {
 			return nil, err

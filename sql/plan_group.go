@@ -343,7 +343,12 @@ func (n *groupNode) start(ctx context.Context, r *runParams) (rowIter, error) {
 	var order []*groupState
 	var buf []byte
 	args := make(tree.Datums, 0, 4)
-	for {
+	for count := 0; ; count++ {
+		if count%1024 == 1023 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 		row, err := src.next(ctx)
 		if err != nil {
 			return nil, err
@@ -416,7 +421,7 @@ func (n *groupNode) start(ctx context.Context, r *runParams) (rowIter, error) {
 	}
 	rows := make([]tree.Datums, len(order))
 	for i, g := range order {
-		row := make(tree.Datums, 0, len(n.cols))
+		row := make(tree.Datums, 0, len(g.key)+len(g.aggs))
 		row = append(row, g.key...)
 		for j := range n.aggs {
 			if n.aggs[j].star {

@@ -320,6 +320,11 @@ type seriesIter struct {
 }
 
 func (it *seriesIter) next(ctx context.Context) (tree.Datums, error) {
+	if it.cur%1024 == 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
 	if it.done || (it.step > 0 && it.cur > it.stop) || (it.step < 0 && it.cur < it.stop) {
 		return nil, nil
 	}
