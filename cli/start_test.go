@@ -1,0 +1,170 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/crlib/testutils/leaktest"
+	"github.com/jackc/pgx/v5"
+)
+
+func TestParseStoreSpec(t *testing.T) {
+	for _, tc := range []struct {
+		spec  string
+		dir   string
+		inMem bool
+		err   string
+	}{
+		{spec: "vcdb-data", dir: "vcdb-data"},
+		{spec: "/var/lib/vcdb", dir: "/var/lib/vcdb"},
+		{spec: "path=/data/x", dir: "/data/x"},
+		{spec: "path=/data/x,size=10GiB", dir: "/data/x"},
+		{spec: "type=mem", inMem: true},
+		{spec: "type=mem,size=1GiB", inMem: true},
+		{spec: "", err: "must not be empty"},
+		{spec: "type=disk", err: "unknown store type"},
+		{spec: "type=mem,path=/x", err: "in-memory store has no path"},
+		{spec: "size=1GiB", err: "missing path"},
+		{spec: "path=/x,color=blue", err: "unknown attribute"},
+		{spec: "path=/x,bare", err: "not key=value"},
+	} {
+		dir, inMem, err := parseStoreSpec(tc.spec)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: got error %v, want %q", tc.spec, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || dir != tc.dir || inMem != tc.inMem {
+			t.Errorf("%q: got (%q, %v, %v), want (%q, %v)", tc.spec, dir, inMem, err, tc.dir, tc.inMem)
+		}
+	}
+}
+
+func TestStartRejectsFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--store=type=mem"}, "secure mode"},
+		{[]string{"--insecure", "--virtualized"}, "not supported yet"},
+		{[]string{"--insecure", "--virtualized-empty"}, "not supported yet"},
+		{[]string{"--insecure", "--virtualized", "--virtualized-empty"}, "mutually exclusive"},
+		{[]string{"--insecure", "--store=type=nvme"}, "unknown store type"},
+		{[]string{"--insecure", "extra"}, "takes no arguments"},
+	} {
+		_, err := runVCDB(append([]string{"start-single-node"}, tc.args...)...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: got %v, want an error with %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// lockedBuffer is written by the command and read by the test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestStartAndStop runs start-single-node in process with flags after
+// nothing in particular (the order users copy from docs), serves SQL and
+// HTTP, writes its pid and URL files, and drains on a stop signal.
+func TestStartAndStop(t *testing.T) {
+	defer leaktest.AfterTest(t)()
+	sigs := make(chan os.Signal, 2)
+	orig := stopSignals
+	stopSignals = func() (<-chan os.Signal, func()) { return sigs, func() {} }
+	defer func() { stopSignals = orig }()
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "pid")
+	urlFile := filepath.Join(dir, "url")
+	out := &lockedBuffer{}
+	errOut := &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		app := newApp(out, errOut)
+		done <- app.Run(reorderArgs(app, []string{"vcdb", "start-single-node", "--insecure",
+			"--store", "type=mem", "--listen-addr=127.0.0.1:0", "--http-addr=127.0.0.1:0",
+			"--pid-file", pidFile, "--listening-url-file=" + urlFile, "--drain-timeout=5s"}))
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "webui:") {
+		select {
+		case err := <-done:
+			t.Fatalf("start-single-node ended: %v\n%s", err, errOut)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the node did not start")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if b, err := os.ReadFile(pidFile); err != nil || strings.TrimSpace(string(b)) == "" {
+		t.Errorf("pid file: %q %v", b, err)
+	}
+	u, err := os.ReadFile(urlFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, strings.TrimSpace(string(u)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var one int
+	if err := conn.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil || one != 1 {
+		t.Fatalf("SELECT 1: %d %v", one, err)
+	}
+	_ = conn.Close(ctx)
+	var webui string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, "webui:"); ok {
+			webui = strings.TrimSpace(v)
+		}
+	}
+	resp, err := http.Get(webui + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("/health: %d", resp.StatusCode)
+	}
+	http.DefaultClient.CloseIdleConnections()
+	sigs <- syscall.SIGTERM
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("start-single-node after SIGTERM: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the node did not stop")
+	}
+	if !strings.Contains(errOut.String(), "shutdown completed") || !strings.Contains(errOut.String(), "INSECURE") {
+		t.Errorf("stderr:\n%s", errOut)
+	}
+	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
+		t.Errorf("pid file left behind: %v", err)
+	}
+}
