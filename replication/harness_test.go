@@ -53,6 +53,9 @@ type envOptions struct {
 	frameBytes         int
 	flushBytes         int
 	scanBatchBytes     int
+	// dir, if set, puts each cluster's store on disk under it (benchmarks)
+	// instead of a crash-capable in-memory file system.
+	dir string
 }
 
 func defaultEnvOptions() envOptions {
@@ -117,10 +120,11 @@ func (c *testCluster) now() time.Time {
 }
 
 func (c *testCluster) open() {
-	eng, err := kv.Open(kv.Options{
-		FS: c.fs, Dir: "db", CheckpointInterval: c.env.opts.checkpointInterval,
-		GCInterval: -1,
-	})
+	opts := kv.Options{FS: c.fs, Dir: "db", CheckpointInterval: c.env.opts.checkpointInterval, GCInterval: -1}
+	if c.env.opts.dir != "" {
+		opts.FS, opts.Dir = nil, c.env.opts.dir+"/"+c.name
+	}
+	eng, err := kv.Open(opts)
 	if err != nil {
 		c.env.t.Fatal(err)
 	}

@@ -22,10 +22,11 @@ import (
 // scan-progress event at each frame boundary, and ends the scan with a
 // scan-done event at the start time. Then it subscribes to the span from
 // the start time (exclusive): catch-up, live versions with their original
-// timestamps, and checkpoints. A frame is emitted at each checkpoint (when
-// no further event is immediately waiting) or when it reaches FrameBytes,
-// so a quiet source still sends a small frame per checkpoint interval and
-// a busy one sends large frames.
+// timestamps, and checkpoints. A frame is emitted at each checkpoint and
+// whenever it reaches FrameBytes, so a quiet source sends a small frame per
+// checkpoint interval (kv's 5 ms), a busy one a frame per checkpoint with
+// everything committed since, and a catch-up (no checkpoints until its end)
+// full-size frames.
 //
 // Flow control: emit blocks when the consumer is slow (over pgwire, TCP
 // backpressure); the kv subscription buffers behind it and, if the consumer
@@ -173,10 +174,11 @@ func (s *partitionStreamer) follow(ctx context.Context, from kv.Timestamp) error
 		if err != nil {
 			return err
 		}
-		// Take whatever is already waiting, up to a full frame, so that a
-		// backlog travels in few large frames.
+		// Take whatever is already waiting, up to a full frame or the next
+		// checkpoint, so that a backlog travels in few large frames while a
+		// checkpoint never waits behind later events.
 	drain:
-		for s.enc.Len() < s.frameBytes {
+		for !sawCheckpoint && s.enc.Len() < s.frameBytes {
 			select {
 			case ev, ok = <-events:
 				if !ok {
@@ -185,11 +187,9 @@ func (s *partitionStreamer) follow(ctx context.Context, from kv.Timestamp) error
 					}
 					return ended()
 				}
-				cp, err := s.add(ev)
-				if err != nil {
+				if sawCheckpoint, err = s.add(ev); err != nil {
 					return err
 				}
-				sawCheckpoint = sawCheckpoint || cp
 			default:
 				break drain
 			}
