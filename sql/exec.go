@@ -339,7 +339,7 @@ func (s *Session) execPlanned(ctx context.Context, prep *Prepared, args tree.Dat
 			asOf = ts
 		}
 		txn := s.beginKV(true, asOf)
-		descs := catalog.NewCollection(s.srv.keys, s.srv.cache, txn)
+		descs := s.srv.newReadCollection(txn)
 		return s.startStream(stmtCtx, cancel, prep, args, txn, descs, func(ctx context.Context, err error) error {
 			txn.Rollback()
 			return err
@@ -367,7 +367,7 @@ func (s *Session) retryImplicit(ctx context.Context, fn func(*kv.Txn, *catalog.C
 		descs := catalog.NewCollection(s.srv.keys, s.srv.cache, txn)
 		err := fn(txn, descs)
 		if err == nil {
-			_, err = txn.Commit(ctx)
+			err = s.srv.commit(ctx, txn, descs)
 		} else {
 			txn.Rollback()
 		}

@@ -49,6 +49,16 @@ type Server struct {
 
 	nextSessionID atomic.Int32
 
+	// catalogVersion is the catalog version known to be current from
+	// catalogVersion.validFrom on, maintained by this server's own schema
+	// changes (it is the only writer of its VC's catalog), so that
+	// read-only statements skip reading the version key. ddlInFlight
+	// counts schema-change commits under way; while it is non-zero
+	// readers read the key. Not used for a read-only VC, whose catalog
+	// changes by replication.
+	catalogVersion atomic.Pointer[knownVersion]
+	ddlInFlight    atomic.Int32
+
 	mu struct {
 		sync.Mutex
 		sessions map[*Session]struct{}
@@ -79,8 +89,61 @@ func NewServer(ctx context.Context, cfg Config) (*Server, error) {
 		if err := s.bootstrap(ctx); err != nil {
 			return nil, err
 		}
+		// Nothing else writes the catalog yet: its current version is
+		// current from now on.
+		txn := cfg.KV.Begin(kv.TxnOptions{ReadOnly: true})
+		v, _, err := txn.Get(ctx, s.keys.Version())
+		txn.Rollback()
+		if err != nil {
+			return nil, err
+		}
+		s.catalogVersion.Store(&knownVersion{version: string(v), validFrom: txn.ReadTimestamp()})
 	}
 	return s, nil
+}
+
+// knownVersion is a catalog version and the timestamp from which it is
+// current.
+type knownVersion struct {
+	version   string
+	validFrom kv.Timestamp
+}
+
+// newReadCollection returns the catalog view of a transaction that does
+// not write, using the known current version when it applies.
+func (s *Server) newReadCollection(txn *kv.Txn) *catalog.Collection {
+	c := catalog.NewCollection(s.keys, s.cache, txn)
+	// The transaction's timestamp was taken before this check, so a schema
+	// change not yet in flight now commits after it (see commit).
+	if s.ddlInFlight.Load() == 0 {
+		if kv := s.catalogVersion.Load(); kv != nil && kv.validFrom.LessEq(txn.ReadTimestamp()) {
+			c.UseVersion(kv.version)
+		}
+	}
+	return c
+}
+
+// commit commits txn; when it changed the catalog, the server's known
+// version moves to the new one at the commit timestamp.
+func (s *Server) commit(ctx context.Context, txn *kv.Txn, descs *catalog.Collection) error {
+	newVersion := ""
+	if descs != nil {
+		newVersion = descs.NewVersion()
+	}
+	if newVersion == "" {
+		_, err := txn.Commit(ctx)
+		return err
+	}
+	s.ddlInFlight.Add(1)
+	defer s.ddlInFlight.Add(-1)
+	ts, err := txn.Commit(ctx)
+	if err != nil {
+		return err
+	}
+	// Stored before ddlInFlight drops, so a reader that sees no schema
+	// change in flight sees this version.
+	s.catalogVersion.Store(&knownVersion{version: newVersion, validFrom: ts})
+	return nil
 }
 
 // bootstrap writes the catalog of a fresh VC, retrying on conflict with a

@@ -221,7 +221,7 @@ func (s *Session) withCatalog(ctx context.Context, fn func(*catalog.Snapshot) er
 	}
 	txn := s.beginKV(true, kv.Timestamp{})
 	defer txn.Rollback()
-	snap, err := catalog.NewCollection(s.srv.keys, s.srv.cache, txn).Snapshot(ctx)
+	snap, err := s.srv.newReadCollection(txn).Snapshot(ctx)
 	if err != nil {
 		return err
 	}

@@ -282,3 +282,35 @@ func TestStatementTimeoutAndCancel(t *testing.T) {
 		}
 	}
 }
+
+// TestSchemaChangeConflict checks that a transaction that wrote rows under
+// the old schema cannot commit after a concurrent schema change that would
+// have needed those rows (an index backfill): it fails with 40001, and the
+// new index stays consistent with the table.
+func TestSchemaChangeConflict(t *testing.T) {
+	defer leaktest.AfterTest(t)()
+	srv, stop := testServer(t)
+	defer stop()
+	a, b := newTestSession(t, srv), newTestSession(t, srv)
+	defer a.Close()
+	defer b.Close()
+	mustExec(t, a, "CREATE TABLE t (k INT PRIMARY KEY, v INT)")
+	mustExec(t, a, "BEGIN; INSERT INTO t VALUES (1, 10)")
+	mustExec(t, b, "CREATE INDEX v_idx ON t (v)")
+	_, _, err := execPrepared(a, mustPrepare(t, a, "COMMIT"))
+	if pgerror.GetPGCode(err) != pgcode.SerializationFailure {
+		t.Fatalf("expected 40001, got %v", err)
+	}
+	mustExec(t, a, "INSERT INTO t VALUES (1, 10)")
+	// The read through the new index and a full scan agree.
+	rows, _, err := execPrepared(b, mustPrepare(t, b, "SELECT k FROM t@v_idx WHERE v = 10"))
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("index read: %v %v", rows, err)
+	}
+	// Session b sees a's later schema change at once.
+	mustExec(t, a, "ALTER TABLE t ADD COLUMN w INT DEFAULT 5")
+	rows, _, err = execPrepared(b, mustPrepare(t, b, "SELECT w FROM t WHERE k = 1"))
+	if err != nil || len(rows) != 1 || int64(tree.MustBeDInt(rows[0][0])) != 5 {
+		t.Fatalf("new column: %v %v", rows, err)
+	}
+}

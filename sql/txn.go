@@ -195,7 +195,7 @@ func (s *Session) execCommit(ctx context.Context) (string, error) {
 		s.finishTxn()
 		return "COMMIT", nil
 	}
-	_, err := s.txn.kv.Commit(ctx)
+	err := s.srv.commit(ctx, s.txn.kv, s.txn.descs)
 	s.finishTxn()
 	if err != nil {
 		return "", toSQLError(err)
@@ -254,7 +254,7 @@ func (s *Session) execRelease(ctx context.Context, r *tree.ReleaseSavepoint) (st
 		return "", err
 	}
 	if string(r.Savepoint) == restartSavepointName {
-		if _, err := s.txn.kv.Commit(ctx); err != nil {
+		if err := s.srv.commit(ctx, s.txn.kv, s.txn.descs); err != nil {
 			s.txn.mode = txnAborted
 			s.txn.retryErr = kv.IsRetryable(err)
 			return "", toSQLError(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cockroachdb/cockroachdb-parser/pkg/util/encoding"
 	"github.com/cockroachdb/errors"
@@ -18,7 +19,10 @@ const maxCachedSnapshots = 8
 // Cache holds decoded Snapshots by catalog version. It is shared by every
 // session of a VC's Server and safe for concurrent use.
 type Cache struct {
-	mu struct {
+	// latest is the most recently added snapshot: nearly every lookup is
+	// for it, so it is found without taking the lock.
+	latest atomic.Pointer[Snapshot]
+	mu     struct {
 		sync.Mutex
 		byVersion map[string]*Snapshot
 		order     []string // insertion order, for eviction
@@ -33,6 +37,9 @@ func NewCache() *Cache {
 }
 
 func (c *Cache) get(version string) *Snapshot {
+	if l := c.latest.Load(); l != nil && l.Version == version {
+		return l
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.mu.byVersion[version]
@@ -50,6 +57,7 @@ func (c *Cache) put(s *Snapshot) {
 	}
 	c.mu.byVersion[s.Version] = s
 	c.mu.order = append(c.mu.order, s.Version)
+	c.latest.Store(s)
 }
 
 // Collection is one transaction's view of the catalog (see the package doc).
@@ -59,6 +67,10 @@ type Collection struct {
 	txn   *kv.Txn
 
 	snap *Snapshot
+	// known, when set, is the catalog version the caller knows to be
+	// current at the transaction's read timestamp (UseVersion), so that
+	// Snapshot need not read the version key.
+	known string
 	// private is true once snap is this transaction's own modified copy.
 	private bool
 	// newVersion is the version this transaction writes when it changes a
@@ -70,6 +82,21 @@ type Collection struct {
 // prefix.
 func NewCollection(keys Keys, cache *Cache, txn *kv.Txn) *Collection {
 	return &Collection{keys: keys, cache: cache, txn: txn}
+}
+
+// UseVersion tells the collection the catalog version current at the
+// transaction's read timestamp, sparing Snapshot its read of the version
+// key. Only for transactions that do not write: without the key in the
+// read set, a concurrent schema change would not conflict with them.
+func (c *Collection) UseVersion(version string) { c.known = version }
+
+// NewVersion returns the catalog version this transaction writes, or ""
+// when it changed no descriptor.
+func (c *Collection) NewVersion() string {
+	if !c.private {
+		return ""
+	}
+	return string(c.newVersion)
 }
 
 // Keys returns the key builder of the collection's VC.
@@ -84,6 +111,12 @@ func (c *Collection) Txn() *kv.Txn { return c.txn }
 func (c *Collection) Snapshot(ctx context.Context) (*Snapshot, error) {
 	if c.snap != nil {
 		return c.snap, nil
+	}
+	if c.known != "" {
+		if s := c.cache.get(c.known); s != nil {
+			c.snap = s
+			return s, nil
+		}
 	}
 	v, found, err := c.txn.Get(ctx, c.keys.Version())
 	if err != nil {
