@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -66,8 +67,29 @@ type wireClient struct {
 func TestWire(t *testing.T) {
 	t.Cleanup(leaktest.AfterTest(t))
 	datadriven.Walk(t, "../testdata/server/wire", func(t *testing.T, path string) {
-		eng := &fakeEngine{}
-		srv, addr := startTestServer(t, eng, Config{MaxMessageSize: 1 << 16})
+		srv, addr := startTestServer(t, &fakeEngine{}, Config{MaxMessageSize: 1 << 16})
+		runWireScript(t, path, srv, addr)
+	})
+}
+
+// TestWireSQL runs the wire scripts of testdata/server/wire_sql against a
+// real in-process node (KV engine in memory, SQL engine, wire server).
+func TestWireSQL(t *testing.T) {
+	t.Cleanup(leaktest.AfterTest(t))
+	datadriven.Walk(t, "../testdata/server/wire_sql", func(t *testing.T, path string) {
+		node, err := StartNode(context.Background(), NodeConfig{
+			InMemory: true, ListenAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Insecure: true, Logf: t.Logf,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer node.Close()
+		runWireScript(t, path, node.wire, node.SQLAddr().String())
+	})
+}
+
+func runWireScript(t *testing.T, path string, srv *Server, addr string) {
+	{
 		clients := map[string]*wireClient{}
 		defer func() {
 			for _, c := range clients {
@@ -113,7 +135,7 @@ func TestWire(t *testing.T) {
 				}
 				for _, arg := range d.CmdArgs {
 					switch arg.Key {
-					case "conn":
+					case "conn", "verbose":
 					case "version":
 						var v uint32
 						fmt.Sscan(arg.Vals[0], &v)
@@ -225,7 +247,7 @@ func TestWire(t *testing.T) {
 			d.Fatalf(t, "unknown directive %s", d.Cmd)
 			return ""
 		})
-	})
+	}
 }
 
 // receiveStartup prints the answer to a StartupMessage, up to
