@@ -2,7 +2,7 @@ package sql
 
 import (
 	"context"
-	"fmt"
+	"strconv"
 
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/sem/tree"
 )
@@ -85,7 +85,7 @@ func (r *streamResult) Next(ctx context.Context) (_ tree.Datums, err error) {
 
 func (r *streamResult) Close(ctx context.Context) (string, error) {
 	if r.closed {
-		return fmt.Sprintf("SELECT %d", r.count), r.err
+		return "SELECT " + strconv.Itoa(r.count), r.err
 	}
 	r.closed = true
 	r.it.close()
@@ -94,7 +94,7 @@ func (r *streamResult) Close(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("SELECT %d", r.count), nil
+	return "SELECT " + strconv.Itoa(r.count), nil
 }
 
 // columnsOf converts plan columns to the contract's Column.

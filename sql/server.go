@@ -44,8 +44,9 @@ type Server struct {
 	keys  catalog.Keys
 	cache *catalog.Cache
 
-	// rowIDs backs unique_rowid().
-	lastRowID atomic.Int64
+	// lastRowID backs unique_rowid(); uniqueRowIDHook is the bound method.
+	lastRowID       atomic.Int64
+	uniqueRowIDHook func() int64
 
 	nextSessionID atomic.Int32
 
@@ -85,6 +86,7 @@ func NewServer(ctx context.Context, cfg Config) (*Server, error) {
 		cache: catalog.NewCache(),
 	}
 	s.mu.sessions = make(map[*Session]struct{})
+	s.uniqueRowIDHook = s.uniqueRowID
 	if cfg.ReadOnlyAt == nil {
 		if err := s.bootstrap(ctx); err != nil {
 			return nil, err

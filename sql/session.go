@@ -35,8 +35,14 @@ type Session struct {
 
 	// alloc amortizes datum allocations of decoded rows.
 	alloc tree.DatumAlloc
-	// ec is the evaluation context, refreshed per statement.
-	ec sem.Context
+	// ec is the evaluation context, refreshed per statement; ecTxn is the
+	// transaction it belongs to (for cluster_logical_timestamp()), and the
+	// hooks are bound once per session so that refreshing allocates
+	// nothing.
+	ec            sem.Context
+	ecTxn         *kv.Txn
+	clusterTSHook func() *tree.DDecimal
+	settingHook   func(string) (string, bool)
 
 	cancelMu struct {
 		sync.Mutex
@@ -49,6 +55,8 @@ var _ SessionAPI = (*Session)(nil)
 
 func newSession(ctx context.Context, srv *Server, args SessionArgs) (*Session, error) {
 	s := &Session{srv: srv, id: srv.nextSessionID.Add(1), startup: args, data: defaultSessionData()}
+	s.clusterTSHook = s.clusterLogicalTimestamp
+	s.settingHook = s.settingForFunc
 	s.data.user = args.User
 	s.data.applicationName = args.ApplicationName
 	db := args.Database
@@ -163,31 +171,36 @@ func (s *Session) Close() {
 // txn.
 func (s *Session) prepareEvalContext(txn *kv.Txn, args tree.Datums) *sem.Context {
 	ec := &s.ec
+	s.ecTxn = txn
 	*ec = sem.Context{
-		TxnTimestamp:     txnTimestamp(txn),
-		StmtTimestamp:    time.Now(),
-		Location:         s.data.location,
-		SessionUser:      s.data.user,
-		User:             s.data.user,
-		Database:         s.data.database,
-		SearchPath:       s.data.searchPath,
-		Version:          versionString(),
-		Placeholders:     args,
-		IntervalStyle:    s.data.intervalStyle,
-		DateStyle:        s.data.dateStyle,
-		ExtraFloatDigits: s.data.extraFloatDigits,
-		BackendPID:       s.id,
-		UniqueRowID:      s.srv.uniqueRowID,
-		SessionSetting:   s.settingForFunc,
-	}
-	ec.ClusterLogicalTimestamp = func() *tree.DDecimal {
-		d, err := tree.ParseDDecimal(txn.ReadTimestamp().String())
-		if err != nil {
-			return &tree.DDecimal{}
-		}
-		return d
+		TxnTimestamp:            txnTimestamp(txn),
+		StmtTimestamp:           time.Now(),
+		Location:                s.data.location,
+		SessionUser:             s.data.user,
+		User:                    s.data.user,
+		Database:                s.data.database,
+		SearchPath:              s.data.searchPath,
+		Version:                 versionString(),
+		Placeholders:            args,
+		IntervalStyle:           s.data.intervalStyle,
+		DateStyle:               s.data.dateStyle,
+		ExtraFloatDigits:        s.data.extraFloatDigits,
+		BackendPID:              s.id,
+		UniqueRowID:             s.srv.uniqueRowIDHook,
+		SessionSetting:          s.settingHook,
+		ClusterLogicalTimestamp: s.clusterTSHook,
 	}
 	return ec
+}
+
+// clusterLogicalTimestamp backs cluster_logical_timestamp(): the
+// transaction's read timestamp as a decimal HLC.
+func (s *Session) clusterLogicalTimestamp() *tree.DDecimal {
+	d, err := tree.ParseDDecimal(s.ecTxn.ReadTimestamp().String())
+	if err != nil {
+		return &tree.DDecimal{}
+	}
+	return d
 }
 
 // setDatabase implements SET database / USE.

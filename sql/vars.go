@@ -478,6 +478,7 @@ const (
 	BinaryVersion = "v0.1.0"
 )
 
-func versionString() string {
-	return fmt.Sprintf("vcdb %s (CockroachDB-compatible SQL, PostgreSQL %s wire protocol)", BinaryVersion, serverVersion)
-}
+// versionText is version()'s result.
+var versionText = fmt.Sprintf("vcdb %s (CockroachDB-compatible SQL, PostgreSQL %s wire protocol)", BinaryVersion, serverVersion)
+
+func versionString() string { return versionText }
