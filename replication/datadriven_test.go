@@ -40,6 +40,11 @@ import (
 //	bytes-ingested [cluster=] [vc=]
 //	producer-jobs [cluster=]
 //	expire-producer-jobs [cluster=] advance=   move the wall clock, run the janitor
+//	drop [cluster=standby] [vc=]       cancel the consumer job, drop the record
+//	protected-timestamps [cluster=]
+//	set-retention retention= | set-expiration-window [cluster=primary] window=
+//	metrics [cluster=standby]
+//	reader-time [cluster=standby] vc=x-readonly [at-least=$t]
 //	cut-stream | refuse-dial [on=false] | restart cluster= | crash cluster=
 func TestDataDriven(t *testing.T) {
 	defer leaktest.AfterTest(t)()
@@ -379,6 +384,92 @@ func (d *ddRunner) run(t *testing.T, td *datadriven.TestData) string {
 			env.cutStreams()
 		}
 		return "ok"
+
+	case "drop":
+		// DROP VIRTUAL CLUSTER as the SQL layer will do it: cancel the
+		// consumer job, then drop the record.
+		c := clusterArg("standby")
+		rec := c.vc(vcName)
+		if err := c.consumer.Cancel(ctx, rec.ID); err != nil {
+			return d.fmtErr(err)
+		}
+		if err := c.records.Update(ctx, rec.ID, func(r *tenant.Record) error {
+			r.DroppedName, r.Name, r.DataState = r.Name, "", tenant.DataStateDropped
+			return nil
+		}); err != nil {
+			return d.fmtErr(err)
+		}
+		return "ok"
+
+	case "protected-timestamps":
+		c := clusterArg("primary")
+		var b strings.Builder
+		for _, pts := range c.eng.ProtectedTimestamps() {
+			fmt.Fprintf(&b, "%s at %s\n", pts.ID, d.name(pts.Timestamp))
+		}
+		if b.Len() == 0 {
+			return "(none)"
+		}
+		return b.String()
+
+	case "set-retention":
+		c := clusterArg("standby")
+		dur, err := time.ParseDuration(d.arg(td, "retention", ""))
+		if err != nil {
+			td.Fatalf(t, "%v", err)
+		}
+		if err := c.consumer.SetRetention(ctx, vcName, dur); err != nil {
+			return d.fmtErr(err)
+		}
+		return "ok"
+
+	case "set-expiration-window":
+		c := clusterArg("primary")
+		dur, err := time.ParseDuration(d.arg(td, "window", ""))
+		if err != nil {
+			td.Fatalf(t, "%v", err)
+		}
+		if err := c.producer.SetExpirationWindow(ctx, vcName, dur); err != nil {
+			return d.fmtErr(err)
+		}
+		jobs, err := c.producer.Jobs(ctx)
+		if err != nil {
+			return d.fmtErr(err)
+		}
+		var b strings.Builder
+		for _, j := range jobs {
+			fmt.Fprintf(&b, "%d %s window=%s\n", j.ID, j.Status, j.ExpirationWindow)
+		}
+		return b.String()
+
+	case "metrics":
+		c := clusterArg("standby")
+		var b strings.Builder
+		for _, m := range c.consumer.Metrics() {
+			fmt.Fprintf(&b, "%s: running=%d replicated_time_set=%t events>0=%t flushes>0=%t\n", m.TenantName, m.Running,
+				m.ReplicatedTimeSeconds > 0, m.EventsIngested > 0, m.Flushes > 0)
+		}
+		if b.Len() == 0 {
+			return "(none)"
+		}
+		return b.String()
+
+	case "reader-time":
+		c := clusterArg("standby")
+		ts, ok, err := c.consumer.ReaderTimestamp(ctx, c.vc(vcName))
+		if err != nil {
+			return d.fmtErr(err)
+		}
+		if !ok {
+			return "nothing to read yet"
+		}
+		if td.HasArg("at-least") {
+			if ts.Less(d.ts(td, d.arg(td, "at-least", ""))) {
+				return fmt.Sprintf("reader time %s is below %s", ts, d.arg(td, "at-least", ""))
+			}
+			return "ok"
+		}
+		return d.name(ts)
 
 	case "cut-stream":
 		if env.cutStreams() == 0 {
