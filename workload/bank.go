@@ -51,8 +51,8 @@ const (
 	// and again (PostgreSQL's serializable snapshot isolation reports
 	// read/write dependencies between any overlapping transfers).
 	bankMaxBackoff = 10 * time.Millisecond
-	bankLoadBatch   = 500
-	bankTable       = "bank.bank"
+	bankLoadBatch  = 500
+	bankTable      = "bank.bank"
 )
 
 // Name implements Generator.
