@@ -85,7 +85,10 @@ done
   echo "date: $(date -Is)"
   echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM, $(uname -sr)"
   echo "disk: $(df -hT "$BENCH_WORK" | awk 'NR==2 {print $2 " on " $1}')"
-  echo "vcdb: $("$VCDB" version 2>/dev/null | head -1), commit $(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  # The binary is built from the work tree: say so when it differs from the
+  # commit.
+  dirty=$(cd "$REPO" && git status --porcelain --untracked-files=no -- . ':!bench/results' 2>/dev/null | grep -c . || true)
+  echo "vcdb: $("$VCDB" version 2>/dev/null | head -1), commit $(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$([ "${dirty:-0}" -gt 0 ] && echo " with $dirty modified files in the work tree")"
   if [[ " $BENCH_SYSTEMS " == *" pg "* ]]; then
     echo "postgresql: $(pg_psql -At -c 'SHOW server_version')"
     echo "postgresql settings: $(pg_psql -At -F '=' -c "SELECT name, current_setting(name) FROM pg_settings WHERE name IN
