@@ -128,21 +128,24 @@ func (c *conn) readLoop() {
 		typ, body, err := c.rd.readMessage()
 		if err != nil {
 			if pgerror.HasCandidateCode(err) {
-				c.queue.push(command{err: err})
+				c.queue.push(command{err: err}, true)
 				return
 			}
 			// The network failed or the client hung up: nobody will
 			// read the results, so stop the running statement now.
 			c.cancel(errClientGone)
-			c.queue.push(command{err: errClientGone})
+			c.queue.push(command{err: errClientGone}, true)
 			return
 		}
 		msg, err := decodeFrontend(typ, body)
 		if err != nil {
-			c.queue.push(command{err: err})
+			c.queue.push(command{err: err}, true)
 			return
 		}
-		c.queue.push(command{msg: msg, size: len(body)})
+		// A complete header of the next message already buffered means
+		// the client pipelined more: wake the processor after it.
+		more := c.rd.buffered() >= 5 && typ != 'S' && typ != 'H' && typ != 'Q'
+		c.queue.push(command{msg: msg, size: len(body)}, !more)
 		if typ == 'X' {
 			return
 		}

@@ -148,3 +148,50 @@ func TestClientGoneCancels(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestPipelineBackPressure: a client pipelining far more than the queue's
+// byte bound gets every answer (the read loop waits for the processor
+// instead of queueing without bound, and never deadlocks with it).
+func TestPipelineBackPressure(t *testing.T) {
+	t.Cleanup(leaktest.AfterTest(t))
+	_, addr := startTestServer(t, &fakeEngine{}, Config{})
+	c := dialStartup(t, addr)
+	// 200 Bind/Execute pairs with 16 KiB parameters and no Sync until the
+	// end: about 3 MiB, three times maxQueuedBytes.
+	big := strings.Repeat("x", 16<<10)
+	c.fe.Send(&pgproto3.Parse{Name: "e", Query: "echo $1"})
+	const n = 200
+	go func() {
+		for i := 0; i < n; i++ {
+			c.fe.Send(&pgproto3.Bind{PreparedStatement: "e", Parameters: [][]byte{[]byte(big)}})
+			c.fe.Send(&pgproto3.Execute{})
+			if i%20 == 0 {
+				_ = c.fe.Flush()
+			}
+		}
+		c.fe.Send(&pgproto3.Sync{})
+		_ = c.fe.Flush()
+	}()
+	rows := 0
+	for {
+		msg, err := c.fe.Receive()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch m := msg.(type) {
+		case *pgproto3.DataRow:
+			if string(m.Values[0]) != big {
+				t.Fatal("wrong value")
+			}
+			rows++
+		case *pgproto3.ErrorResponse:
+			t.Fatalf("error: %s", m.Message)
+		}
+		if _, ok := msg.(*pgproto3.ReadyForQuery); ok {
+			break
+		}
+	}
+	if rows != n {
+		t.Fatalf("got %d rows, want %d", rows, n)
+	}
+}

@@ -230,7 +230,11 @@ func (c *conn) handleExecute(m *pgproto3.Execute) error {
 	}
 	if p.done {
 		// Executing a finished portal again returns no more rows.
-		c.wb.send(&pgproto3.CommandComplete{CommandTag: []byte(p.tag)})
+		tag := p.tag
+		if p.cols != nil {
+			tag = rowCountTag(tag, 0)
+		}
+		c.wb.send(&pgproto3.CommandComplete{CommandTag: []byte(tag)})
 		return nil
 	}
 	if p.result == nil {
@@ -271,10 +275,6 @@ func (c *conn) handleExecute(m *pgproto3.Execute) error {
 	}
 	p.done = true
 	p.tag = tag
-	if p.cols != nil {
-		// A later Execute of this portal returns no rows.
-		p.tag = rowCountTag(tag, 0)
-	}
 	c.sendNotices()
 	c.wb.send(&pgproto3.CommandComplete{CommandTag: []byte(tag)})
 	return nil

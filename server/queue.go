@@ -46,13 +46,18 @@ func signal(ch chan struct{}) {
 	}
 }
 
-// push appends a command and wakes the processor.
-func (q *cmdQueue) push(cmd command) {
+// push appends a command and, when wake is set, wakes the processor. The
+// read loop defers the wake-up while more of a pipelined batch is already
+// buffered, so a Bind/Execute/Sync batch costs the processor one wake-up
+// rather than three.
+func (q *cmdQueue) push(cmd command, wake bool) {
 	q.mu.Lock()
 	q.mu.cmds = append(q.mu.cmds, cmd)
 	q.mu.bytes += cmd.size
 	q.mu.Unlock()
-	signal(q.ready)
+	if wake {
+		signal(q.ready)
+	}
 }
 
 // waitSpace blocks the read loop while the queue holds more than
@@ -65,6 +70,8 @@ func (q *cmdQueue) waitSpace(ctx context.Context) bool {
 		if !full {
 			return true
 		}
+		// The processor may be asleep on a deferred wake-up.
+		signal(q.ready)
 		select {
 		case <-q.space:
 		case <-ctx.Done():
