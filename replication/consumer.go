@@ -52,6 +52,16 @@ type ConsumerConfig struct {
 	SourceCompleteTimeout time.Duration
 
 	Hooks ConsumerHooks
+	// Knobs are for tests only.
+	Knobs ConsumerKnobs
+}
+
+// ConsumerKnobs change the consumer's behaviour in tests.
+type ConsumerKnobs struct {
+	// AfterRevertChunk is called after each reverted and recorded chunk
+	// with the number of chunks this revert call has done; an error stops
+	// the revert there (as a crash would).
+	AfterRevertChunk func(chunks int) error
 }
 
 // ConsumerHooks connect the consumer to the layers above it. All are

@@ -52,6 +52,7 @@ func (j *consumerJob) revertSpan(ctx context.Context, to kv.Timestamp) error {
 	if len(prog.RevertResumeKey) > 0 {
 		cursor = prog.RevertResumeKey
 	}
+	chunks := 0
 	for bytes.Compare(cursor, span.EndKey) < 0 {
 		j.metrics.cutoverProgress.Store(1)
 		res, err := eng.Scan(ctx, kv.Span{Key: cursor, EndKey: span.EndKey}, eng.Now(), kv.ScanOptions{MaxRows: j.c.cfg.RevertChunkKeys})
@@ -70,6 +71,12 @@ func (j *consumerJob) revertSpan(ctx context.Context, to kv.Timestamp) error {
 			return err
 		}
 		cursor = next
+		chunks++
+		if k := j.c.cfg.Knobs.AfterRevertChunk; k != nil {
+			if err := k(chunks); err != nil {
+				return err
+			}
+		}
 	}
 	prog.RevertDone = true
 	prog.RevertResumeKey = nil

@@ -132,14 +132,18 @@ func (c *testCluster) open() {
 	c.records = tenant.NewStore(eng)
 }
 
-func (c *testCluster) startServices() {
+func (c *testCluster) startServices() { c.startServicesWith(nil) }
+
+// startServicesWith starts the producer and consumer; adjust, if set,
+// changes the consumer's configuration first.
+func (c *testCluster) startServicesWith(adjust func(*ConsumerConfig)) {
 	env := c.env
 	c.producer = NewProducer(ProducerConfig{
 		Engine: c.eng, Records: c.records, ClusterID: c.clusterID,
 		JanitorInterval: time.Hour, FrameBytes: env.opts.frameBytes, Now: c.now,
 	})
 	c.producer.Start()
-	c.consumer = NewConsumer(ConsumerConfig{
+	ccfg := ConsumerConfig{
 		Engine: c.eng, Records: c.records, ClusterID: c.clusterID, Producer: c.producer,
 		Dial: env.dial, HeartbeatInterval: env.opts.heartbeat, Retry: env.opts.retry,
 		FlushBytes: env.opts.flushBytes, ScanBatchBytes: env.opts.scanBatchBytes,
@@ -151,7 +155,11 @@ func (c *testCluster) startServices() {
 				return nil
 			})
 		}},
-	})
+	}
+	if adjust != nil {
+		adjust(&ccfg)
+	}
+	c.consumer = NewConsumer(ccfg)
 	if err := c.consumer.Start(context.Background()); err != nil {
 		c.env.t.Fatal(err)
 	}
