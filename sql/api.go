@@ -132,3 +132,17 @@ type SessionAPI interface {
 	// Close aborts any open transaction and releases the session.
 	Close()
 }
+
+// UserInfo is what authentication needs to know about a user of the VC
+// (Server.LookupUser).
+type UserInfo struct {
+	Name string
+	// CanLogin is the LOGIN option (false for roles).
+	CanLogin bool
+	// PasswordVerifier is the stored SCRAM-SHA-256 verifier, "" when the
+	// user has no password.
+	PasswordVerifier string
+	// IsAdmin is true for root and for members (direct or indirect) of the
+	// admin role.
+	IsAdmin bool
+}

@@ -245,3 +245,33 @@ func (s *Server) uniqueRowID() int64 {
 		}
 	}
 }
+
+// LookupUser reads a user's record as of now, for authentication. found is
+// false when the VC has no such user or role.
+func (s *Server) LookupUser(ctx context.Context, name string) (info UserInfo, found bool, err error) {
+	txn := s.cfg.KV.Begin(kv.TxnOptions{ReadOnly: true, ReadTimestamp: s.readTimestamp()})
+	defer txn.Rollback()
+	u, found, err := catalog.GetUser(ctx, txn, s.keys, name)
+	if err != nil || !found {
+		return UserInfo{}, false, err
+	}
+	roles, err := catalog.MemberOf(ctx, txn, s.keys, name)
+	if err != nil {
+		return UserInfo{}, false, err
+	}
+	return UserInfo{
+		Name:             u.Name,
+		CanLogin:         u.CanLogin,
+		PasswordVerifier: u.PasswordVerifier,
+		IsAdmin:          name == catalog.RootUser || roles[catalog.AdminRole],
+	}, true, nil
+}
+
+// readTimestamp is the timestamp a fresh read sees: now, or the replicated
+// time of a read-only VC.
+func (s *Server) readTimestamp() kv.Timestamp {
+	if f := s.cfg.ReadOnlyAt; f != nil {
+		return f()
+	}
+	return kv.Timestamp{}
+}

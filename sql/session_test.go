@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -312,5 +313,86 @@ func TestSchemaChangeConflict(t *testing.T) {
 	rows, _, err = execPrepared(b, mustPrepare(t, b, "SELECT w FROM t WHERE k = 1"))
 	if err != nil || len(rows) != 1 || int64(tree.MustBeDInt(rows[0][0])) != 5 {
 		t.Fatalf("new column: %v %v", rows, err)
+	}
+}
+
+// TestReadOnlyVirtualCluster checks Config.ReadOnlyAt, the mode of a
+// replicated VC's read-only view: every read is at the given timestamp and
+// every write fails with 25006.
+func TestReadOnlyVirtualCluster(t *testing.T) {
+	defer leaktest.AfterTest(t)()
+	e, err := kv.Open(kv.Options{InMemory: true, GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = e.Close() }()
+	ctx := context.Background()
+	primary, err := NewServer(ctx, Config{KV: e, TenantID: 5, TenantName: "main"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer primary.Close()
+	w := newTestSession(t, primary)
+	defer w.Close()
+	mustExec(t, w, "CREATE TABLE t (k INT PRIMARY KEY); INSERT INTO t VALUES (1)")
+	readTS := e.Clock().Now()
+	mustExec(t, w, "INSERT INTO t VALUES (2)")
+
+	var at atomic.Pointer[kv.Timestamp]
+	at.Store(&readTS)
+	ro, err := NewServer(ctx, Config{KV: e, TenantID: 5, TenantName: "main-readonly",
+		ReadOnlyAt: func() kv.Timestamp { return *at.Load() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	r := newTestSession(t, ro)
+	defer r.Close()
+	count := mustPrepare(t, r, "SELECT count(*) FROM t")
+	rows, _, err := execPrepared(r, count)
+	if err != nil || int64(tree.MustBeDInt(rows[0][0])) != 1 {
+		t.Fatalf("read at the replicated time: %v %v", rows, err)
+	}
+	now := e.Clock().Now()
+	at.Store(&now)
+	rows, _, err = execPrepared(r, count)
+	if err != nil || int64(tree.MustBeDInt(rows[0][0])) != 2 {
+		t.Fatalf("read after the replicated time moved: %v %v", rows, err)
+	}
+	for _, stmt := range []string{"INSERT INTO t VALUES (3)", "CREATE TABLE u (a INT)", "DELETE FROM t"} {
+		st, _ := r.Parse(stmt)
+		p, err := r.Prepare(ctx, st[0], nil)
+		if err == nil {
+			_, err = r.Execute(ctx, p, nil)
+		}
+		if pgerror.GetPGCode(err) != pgcode.ReadOnlySQLTransaction {
+			t.Fatalf("%s: expected 25006, got %v", stmt, err)
+		}
+	}
+	mustExec(t, r, "BEGIN")
+	_, _, err = execPrepared(r, mustPrepare(t, r, "UPDATE t SET k = 5"))
+	if pgerror.GetPGCode(err) != pgcode.ReadOnlySQLTransaction {
+		t.Fatalf("explicit transaction write: %v", err)
+	}
+	mustExec(t, r, "ROLLBACK")
+}
+
+// TestLookupUser checks the bootstrapped principals as authentication sees
+// them.
+func TestLookupUser(t *testing.T) {
+	defer leaktest.AfterTest(t)()
+	srv, stop := testServer(t)
+	defer stop()
+	ctx := context.Background()
+	root, found, err := srv.LookupUser(ctx, "root")
+	if err != nil || !found || !root.CanLogin || !root.IsAdmin || root.PasswordVerifier != "" {
+		t.Fatalf("root: %+v %v %v", root, found, err)
+	}
+	admin, found, err := srv.LookupUser(ctx, "admin")
+	if err != nil || !found || admin.CanLogin {
+		t.Fatalf("admin: %+v %v %v", admin, found, err)
+	}
+	if _, found, err := srv.LookupUser(ctx, "nobody"); err != nil || found {
+		t.Fatalf("nobody: %v %v", found, err)
 	}
 }
