@@ -28,6 +28,9 @@ type ConsumerConfig struct {
 	Records *tenant.Store
 	// ClusterID identifies this physical cluster.
 	ClusterID string
+	// Version is this cluster's (system VC's) cluster version, sent to the
+	// source in StartRequest.ConsumerVersion; may be empty.
+	Version string
 	// Producer is this cluster's own producer: after a failover it holds
 	// the retention job, and failback checks its history.
 	Producer *Producer
@@ -286,7 +289,7 @@ func (c *Consumer) Create(ctx context.Context, req CreateRequest) (int64, error)
 	}
 	defer src.Close()
 	spec, err := src.StartStream(ctx, req.SourceTenantName, StartRequest{
-		ConsumerClusterID: c.cfg.ClusterID,
+		ConsumerClusterID: c.cfg.ClusterID, ConsumerVersion: c.cfg.Version,
 	})
 	if err != nil {
 		return 0, err

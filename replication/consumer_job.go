@@ -266,16 +266,21 @@ func (j *consumerJob) observeProgress(ctx context.Context) {
 // persisted replicated time (CONTRACT §4).
 func (j *consumerJob) activateReader(ctx context.Context) {
 	id := j.rec.ReaderTenantID
+	activated := false
 	err := j.c.cfg.Records.Update(ctx, id, func(r *tenant.Record) error {
-		r.DataState = tenant.DataStateReady
-		r.ServiceMode = tenant.ServiceModeShared
+		// A reader dropped (or changed) meanwhile is left alone.
+		activated = r.DataState == tenant.DataStateAdd && r.ReadFrom == j.rec.TenantID
+		if activated {
+			r.DataState = tenant.DataStateReady
+			r.ServiceMode = tenant.ServiceModeShared
+		}
 		return nil
 	})
 	if err != nil {
 		return
 	}
 	j.rec.ReaderActivated = true
-	if h := j.c.cfg.Hooks.ReaderActivated; h != nil {
+	if h := j.c.cfg.Hooks.ReaderActivated; activated && h != nil {
 		h(ctx, id)
 	}
 }

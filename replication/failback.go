@@ -86,7 +86,7 @@ func (c *Consumer) StartFailback(ctx context.Context, req FailbackRequest) (int6
 		return 0, err
 	}
 	spec, err := src.StartStream(ctx, req.SourceTenantName, StartRequest{
-		ConsumerClusterID: c.cfg.ClusterID, ConsumerTenantID: vc.ID,
+		ConsumerClusterID: c.cfg.ClusterID, ConsumerTenantID: vc.ID, ConsumerVersion: c.cfg.Version,
 		ResumeTime: resume, ExpectPriorSource: theirs,
 	})
 	if err != nil {

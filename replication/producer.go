@@ -166,7 +166,7 @@ func (p *Producer) startStream(ctx context.Context, tenantName string, r StartRe
 	job := &ProducerJob{
 		Kind: ProducerKindStream, TenantID: rec.ID, TenantName: rec.Name,
 		ConsumerClusterID: r.ConsumerClusterID, ConsumerTenantID: r.ConsumerTenantID,
-		StartTime: start, ProtectedTime: start,
+		ConsumerVersion: r.ConsumerVersion, StartTime: start, ProtectedTime: start,
 		ExpirationWindow: p.cfg.ExpirationWindow,
 		ExpiresAt:        now.Add(p.cfg.ExpirationWindow).UnixNano(),
 		Status:           ProducerRunning,
