@@ -73,7 +73,9 @@ func (e *encoder) appendText(b []byte, d tree.Datum, t *types.T) []byte {
 		b = append(b, '\\', 'x')
 		return hex.AppendEncode(b, []byte(*v))
 	case *tree.DUuid:
-		return append(b, v.UUID.String()...)
+		var buf [36]byte
+		v.UUID.StringBytes(buf[:])
+		return append(b, buf[:]...)
 	case *tree.DDate:
 		e.scratch.Reset()
 		v.Date.Format(&e.scratch)
