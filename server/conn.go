@@ -190,9 +190,13 @@ func (c *conn) serve() {
 	c.readWG.Add(1)
 	go c.readLoop()
 	defer func() {
+		// Cancel first: a portal left open (a suspended statement in an
+		// implicit transaction) must be abandoned, not committed, when
+		// its client leaves, as PostgreSQL aborts the transaction of a
+		// closed connection.
+		c.cancel(errClientGone)
 		c.closeAllPortals()
 		c.sess.Close()
-		c.cancel(errClientGone)
 		_ = c.nc.Close()
 		c.readWG.Wait()
 	}()
