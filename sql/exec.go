@@ -98,7 +98,7 @@ func (s *Session) Prepare(ctx context.Context, stmt Statement, paramTypes []*typ
 		if asOf, ok := s.prepareAsOf(ctx, stmt.AST); ok {
 			// Plan against the catalog of the statement's own timestamp.
 			txn := s.beginKV(true, asOf)
-			snap, snapErr := catalog.NewCollection(s.srv.keys, s.srv.cache, txn).Snapshot(ctx)
+			snap, snapErr := s.srv.newCollection(txn).Snapshot(ctx)
 			if err = snapErr; err == nil {
 				err = plan(snap)
 			}
@@ -339,7 +339,7 @@ func (s *Session) execPlanned(ctx context.Context, prep *Prepared, args tree.Dat
 			asOf = ts
 		}
 		txn := s.beginKV(true, asOf)
-		descs := s.srv.newReadCollection(txn)
+		descs := s.srv.newCollection(txn)
 		return s.startStream(stmtCtx, cancel, prep, args, txn, descs, func(ctx context.Context, err error) error {
 			txn.Rollback()
 			return err
@@ -364,7 +364,7 @@ func (s *Session) execPlanned(ctx context.Context, prep *Prepared, args tree.Dat
 func (s *Session) retryImplicit(ctx context.Context, fn func(*kv.Txn, *catalog.Collection) error) error {
 	for attempt := 0; ; attempt++ {
 		txn := s.beginKV(false, kv.Timestamp{})
-		descs := catalog.NewCollection(s.srv.keys, s.srv.cache, txn)
+		descs := s.srv.newCollection(txn)
 		err := fn(txn, descs)
 		if err == nil {
 			err = s.srv.commit(ctx, txn, descs)

@@ -59,6 +59,11 @@ type Server struct {
 	// changes by replication.
 	catalogVersion atomic.Pointer[knownVersion]
 	ddlInFlight    atomic.Int32
+	// commitMu orders commits against schema changes: a transaction that
+	// relied on the known catalog version checks, under the read lock, that
+	// the version is still current and commits; a schema change commits
+	// under the write lock.
+	commitMu sync.RWMutex
 
 	mu struct {
 		sync.Mutex
@@ -111,9 +116,10 @@ type knownVersion struct {
 	validFrom kv.Timestamp
 }
 
-// newReadCollection returns the catalog view of a transaction that does
-// not write, using the known current version when it applies.
-func (s *Server) newReadCollection(txn *kv.Txn) *catalog.Collection {
+// newCollection returns the catalog view of a transaction, using the known
+// current version when it applies (see commit for how writers stay
+// serializable without reading the version key).
+func (s *Server) newCollection(txn *kv.Txn) *catalog.Collection {
 	c := catalog.NewCollection(s.keys, s.cache, txn)
 	// The transaction's timestamp was taken before this check, so a schema
 	// change not yet in flight now commits after it (see commit).
@@ -127,25 +133,48 @@ func (s *Server) newReadCollection(txn *kv.Txn) *catalog.Collection {
 
 // commit commits txn; when it changed the catalog, the server's known
 // version moves to the new one at the commit timestamp.
+//
+// A transaction that used the known catalog version (instead of reading
+// the version key through KV) has no KV-level conflict with a concurrent
+// schema change, so it checks here, under commitMu's read lock, that no
+// schema change committed since its read timestamp; if one did, it fails
+// with a retryable error, as a KV conflict would have. Schema changes
+// commit under the write lock, so no schema change commits between the
+// check and the commit. The other order, a schema change that committed
+// after a write it did not see, is caught by the schema change's own KV
+// validation: every schema change that depends on a table's rows (index
+// backfills, validations, range deletes) scanned them.
 func (s *Server) commit(ctx context.Context, txn *kv.Txn, descs *catalog.Collection) error {
-	newVersion := ""
+	newVersion, known := "", ""
 	if descs != nil {
-		newVersion = descs.NewVersion()
+		newVersion, known = descs.NewVersion(), descs.KnownVersion()
 	}
-	if newVersion == "" {
+	if newVersion != "" {
+		s.ddlInFlight.Add(1)
+		defer s.ddlInFlight.Add(-1)
+		s.commitMu.Lock()
+		defer s.commitMu.Unlock()
+		ts, err := txn.Commit(ctx)
+		if err != nil {
+			return err
+		}
+		// Stored before ddlInFlight drops, so a reader that sees no
+		// schema change in flight sees this version.
+		s.catalogVersion.Store(&knownVersion{version: newVersion, validFrom: ts})
+		return nil
+	}
+	if known == "" {
 		_, err := txn.Commit(ctx)
 		return err
 	}
-	s.ddlInFlight.Add(1)
-	defer s.ddlInFlight.Add(-1)
-	ts, err := txn.Commit(ctx)
-	if err != nil {
-		return err
+	s.commitMu.RLock()
+	defer s.commitMu.RUnlock()
+	if cur := s.catalogVersion.Load(); cur == nil || cur.version != known {
+		txn.Rollback()
+		return &kv.RetryError{Reason: "schema changed by a concurrent transaction", ReadTimestamp: txn.ReadTimestamp()}
 	}
-	// Stored before ddlInFlight drops, so a reader that sees no schema
-	// change in flight sees this version.
-	s.catalogVersion.Store(&knownVersion{version: newVersion, validFrom: ts})
-	return nil
+	_, err := txn.Commit(ctx)
+	return err
 }
 
 // bootstrap writes the catalog of a fresh VC, retrying on conflict with a

@@ -67,7 +67,7 @@ func newSession(ctx context.Context, srv *Server, args SessionArgs) (*Session, e
 	// transaction.
 	txn := s.beginKV(true, kv.Timestamp{})
 	defer txn.Rollback()
-	descs := catalog.NewCollection(srv.keys, srv.cache, txn)
+	descs := srv.newCollection(txn)
 	snap, err := descs.Snapshot(ctx)
 	if err != nil {
 		return nil, err
@@ -234,7 +234,7 @@ func (s *Session) withCatalog(ctx context.Context, fn func(*catalog.Snapshot) er
 	}
 	txn := s.beginKV(true, kv.Timestamp{})
 	defer txn.Rollback()
-	snap, err := s.srv.newReadCollection(txn).Snapshot(ctx)
+	snap, err := s.srv.newCollection(txn).Snapshot(ctx)
 	if err != nil {
 		return err
 	}

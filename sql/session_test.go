@@ -308,6 +308,20 @@ func TestSchemaChangeConflict(t *testing.T) {
 	if err != nil || len(rows) != 1 {
 		t.Fatalf("index read: %v %v", rows, err)
 	}
+	// The other order: the schema change's backfill read the table, then a
+	// row was written under the old schema; the schema change must not
+	// commit.
+	mustExec(t, a, "BEGIN; CREATE INDEX k_idx ON t (k, v)")
+	mustExec(t, b, "INSERT INTO t VALUES (2, 20)")
+	_, _, err = execPrepared(a, mustPrepare(t, a, "COMMIT"))
+	if pgerror.GetPGCode(err) != pgcode.SerializationFailure {
+		t.Fatalf("expected 40001 for the schema change, got %v", err)
+	}
+	mustExec(t, a, "CREATE INDEX k_idx ON t (k, v)")
+	rows, _, err = execPrepared(b, mustPrepare(t, b, "SELECT k FROM t@k_idx"))
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("index after retry: %v %v", rows, err)
+	}
 	// Session b sees a's later schema change at once.
 	mustExec(t, a, "ALTER TABLE t ADD COLUMN w INT DEFAULT 5")
 	rows, _, err = execPrepared(b, mustPrepare(t, b, "SELECT w FROM t WHERE k = 1"))

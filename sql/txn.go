@@ -149,7 +149,7 @@ func (s *Session) execBegin(ctx context.Context, b *tree.BeginTransaction) (stri
 	}
 	s.txn = txnState{mode: txnOpen, readOnly: readOnly, asOf: asOf}
 	s.txn.kv = s.beginKV(readOnly, asOf)
-	s.txn.descs = catalog.NewCollection(s.srv.keys, s.srv.cache, s.txn.kv)
+	s.txn.descs = s.srv.newCollection(s.txn.kv)
 	return "BEGIN", nil
 }
 
@@ -284,7 +284,7 @@ func (s *Session) execRollbackTo(ctx context.Context, r *tree.RollbackToSavepoin
 	if name == restartSavepointName {
 		s.txn.kv.Rollback()
 		s.txn.kv = s.beginKV(s.txn.readOnly, s.txn.asOf)
-		s.txn.descs = catalog.NewCollection(s.srv.keys, s.srv.cache, s.txn.kv)
+		s.txn.descs = s.srv.newCollection(s.txn.kv)
 		s.txn.savepoints = s.txn.savepoints[:i+1]
 		s.txn.savepoints[i].kv = s.txn.kv.Savepoint()
 		s.txn.mode, s.txn.retryErr = txnOpen, false

@@ -127,7 +127,7 @@ func (s *Session) execUtilityStmt(ctx context.Context, stmt tree.Statement, args
 			rows, tag, err = run(s.txn.kv, s.txn.descs)
 		} else {
 			txn := s.beginKV(true, kv.Timestamp{})
-			rows, tag, err = run(txn, s.srv.newReadCollection(txn))
+			rows, tag, err = run(txn, s.srv.newCollection(txn))
 			txn.Rollback()
 		}
 		if err != nil {

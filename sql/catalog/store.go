@@ -86,11 +86,17 @@ func NewCollection(keys Keys, cache *Cache, txn *kv.Txn) *Collection {
 
 // UseVersion tells the collection the catalog version current at the
 // transaction's read timestamp, sparing Snapshot its read of the version
-// key. Only for transactions that do not write: without the key in the
-// read set, a concurrent schema change would not conflict with them.
+// key. Without the key in the read set, a concurrent schema change does not
+// conflict with the transaction in KV: a caller that commits writes must
+// check the version itself before committing (KnownVersion). A
+// transaction that changes the catalog reads the key after all.
 func (c *Collection) UseVersion(version string) { c.known = version }
 
-// NewVersion returns the catalog version this transaction writes, or ""
+// KnownVersion returns the version given to UseVersion while the
+// transaction has not changed the catalog ("" otherwise).
+func (c *Collection) KnownVersion() string { return c.known }
+
+// NewVersion returns the catalog version this transaction writes, or """"
 // when it changed no descriptor.
 func (c *Collection) NewVersion() string {
 	if !c.private {
@@ -215,6 +221,18 @@ func (c *Collection) mutable(ctx context.Context) (*Snapshot, error) {
 	s, err := c.Snapshot(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if c.known != "" {
+		// A schema change must conflict with concurrent ones in KV: read
+		// the version key into the read set.
+		v, _, err := c.txn.Get(ctx, c.keys.Version())
+		if err != nil {
+			return nil, err
+		}
+		if string(v) != c.known {
+			return nil, &kv.RetryError{Reason: "catalog version changed", ReadTimestamp: c.txn.ReadTimestamp()}
+		}
+		c.known = ""
 	}
 	if c.newVersion == nil {
 		c.newVersion = make([]byte, 16)
