@@ -42,6 +42,11 @@ type testEnv struct {
 	streams    struct {
 		sync.Mutex
 		open map[*faultStream]struct{}
+		// specs records every partition spec asked for, in order.
+		specs []PartitionSpec
+		// cutAfter, if > 0, cuts each of the next cutsLeft streams after
+		// that many frames.
+		cutAfter, cutsLeft int
 	}
 	opts envOptions
 }
@@ -263,20 +268,31 @@ func (s *faultSource) StreamPartition(ctx context.Context, streamID int64, spec 
 	f := &faultStream{FrameStream: fs, cut: make(chan struct{}), env: s.env}
 	s.env.streams.Lock()
 	s.env.streams.open[f] = struct{}{}
+	s.env.streams.specs = append(s.env.streams.specs, spec)
+	if s.env.streams.cutAfter > 0 && s.env.streams.cutsLeft > 0 {
+		s.env.streams.cutsLeft--
+		f.cutAfter = s.env.streams.cutAfter
+	}
 	s.env.streams.Unlock()
 	return f, nil
 }
 
 type faultStream struct {
 	FrameStream
-	cut     chan struct{}
-	cutOnce sync.Once
-	env     *testEnv
+	cutAfter int // frames to deliver before failing, if > 0
+	frames   int
+	cut      chan struct{}
+	cutOnce  sync.Once
+	env      *testEnv
 }
 
 var errCut = errors.New("test: connection cut")
 
 func (f *faultStream) Next() ([]byte, error) {
+	if f.cutAfter > 0 && f.frames >= f.cutAfter {
+		return nil, errCut
+	}
+	f.frames++
 	select {
 	case <-f.cut:
 		return nil, errCut
