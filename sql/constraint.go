@@ -108,7 +108,7 @@ func (c *indexConstraint) spans(
 	}
 	for _, p := range prefixes {
 		// In key order a descending column swaps the bounds.
-		start, end := kv.PrefixEnd(rowenc_nullKey(p, desc)), kv.PrefixEnd(p)
+		start, end := kv.PrefixEnd(nullKey(p, desc)), kv.PrefixEnd(p)
 		if desc {
 			start = p
 		}
@@ -138,7 +138,7 @@ func (c *indexConstraint) spans(
 		}
 		if desc && highKey == nil {
 			// NULLs sort last descending: stop before them.
-			end = rowenc_nullKey(p, true)
+			end = nullKey(p, true)
 		}
 		if bytes.Compare(start, end) < 0 {
 			spans = append(spans, kv.Span{Key: start, EndKey: end})
@@ -147,8 +147,8 @@ func (c *indexConstraint) spans(
 	return spans, true, nil
 }
 
-// rowenc_nullKey returns prefix followed by a NULL in direction desc.
-func rowenc_nullKey(prefix []byte, desc bool) []byte {
+// nullKey returns prefix followed by a NULL in direction desc.
+func nullKey(prefix []byte, desc bool) []byte {
 	k, _ := rowenc.EncodeKey(append([]byte(nil), prefix...), tree.DNull, rowenc.Direction(desc))
 	return k
 }

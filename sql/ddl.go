@@ -2,7 +2,6 @@ package sql
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/parser"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgcode"
@@ -372,8 +371,6 @@ func renameColumnInExpr(text, from, to string) (string, error) {
 func errColumnMissing(name string) error {
 	return pgerror.Newf(pgcode.UndefinedColumn, "column %q does not exist", name)
 }
-
-func describeID(id catalog.ID) string { return fmt.Sprintf("%d", id) }
 
 // indexSpan is the key span of one index of a table.
 func indexSpan(keys catalog.Keys, table catalog.ID, idx catalog.IndexID) kv.Span {

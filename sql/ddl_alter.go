@@ -212,10 +212,6 @@ func (d *ddl) dropColumn(ctx context.Context, t *catalog.Table, c *tree.AlterTab
 	if t.IsPrimaryKeyColumn(col.ID) {
 		return pgerror.Newf(pgcode.InvalidColumnReference, "column %q is referenced by the primary key", col.Name)
 	}
-	if len(t.VisibleColumns()) == 1 && !col.Hidden {
-		// PostgreSQL allows a table without columns; CockroachDB too, via
-		// the hidden rowid. Nothing special to do.
-	}
 	id := col.ID
 	var keep []catalog.Index
 	for _, idx := range t.Indexes {

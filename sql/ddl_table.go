@@ -37,9 +37,6 @@ func columnType(def *tree.ColumnTableDef) (*types.T, error) {
 	if !rowenc.IsStorableType(typ) {
 		return nil, pgerror.Newf(pgcode.FeatureNotSupported, "column %s: type %s is not supported", def.Name, typ.String())
 	}
-	switch typ.Oid() {
-	case types.Int.Oid(), types.Int4.Oid(), types.Int2.Oid(), types.Float.Oid(), types.Float4.Oid():
-	}
 	return typ, nil
 }
 
@@ -311,10 +308,9 @@ func (d *ddl) execCreateTable(ctx context.Context, ct *tree.CreateTable) error {
 			return unimplemented(fmt.Sprintf("table definition %T", def))
 		}
 	}
-	if len(t.Columns) == 0 && pkElems == nil {
-		// A table with no columns still gets its hidden rowid.
-	}
 	if pkElems == nil {
+		// No primary key: a hidden rowid filled by unique_rowid() is one,
+		// as in CockroachDB.
 		rowid := catalog.Column{ID: t.NextColumnID, Name: uniqueName("rowid", func(n string) bool { return t.ColumnByName(n) != nil }),
 			TypeSQL: types.Int.SQLString(), Type: types.Int, Hidden: true, Default: "unique_rowid()"}
 		t.NextColumnID++

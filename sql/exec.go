@@ -26,17 +26,14 @@ func isPlannable(stmt tree.Statement) bool {
 	return false
 }
 
-// isReadOnlyQuery reports whether a plannable statement only reads.
+// isReadOnlyQuery reports whether a plannable statement only reads (EXPLAIN
+// plans its statement without running it).
 func isReadOnlyQuery(stmt tree.Statement) bool {
-	switch t := stmt.(type) {
-	case *tree.Select, *tree.ParenSelect:
+	switch stmt.(type) {
+	case *tree.Select, *tree.ParenSelect, *tree.Explain:
 		return true
-	case *tree.Explain:
-		return true
-	default:
-		_ = t
-		return false
 	}
+	return false
 }
 
 func isTxnControl(stmt tree.Statement) bool {

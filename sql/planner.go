@@ -87,7 +87,7 @@ func (p *planner) planStatement(ctx context.Context, stmt tree.Statement) (*stmt
 		root, err = p.planDelete(ctx, t)
 		sp.returnsRows = returnsRows(t.Returning)
 	default:
-		return nil, errors_unplannable(stmt)
+		return nil, pgerror.Newf(pgcode.FeatureNotSupported, "unsupported statement: %s", stmt.StatementTag())
 	}
 	if err != nil {
 		return nil, err
@@ -95,7 +95,7 @@ func (p *planner) planStatement(ctx context.Context, stmt tree.Statement) (*stmt
 	sp.root = root
 	sp.subqueries = p.subqueries
 	if sp.returnsRows {
-		sp.cols = visibleResultColumns(root.columns())
+		sp.cols = root.columns()
 	}
 	sp.version = p.cat.Version
 	sp.writes = p.writes
@@ -113,14 +113,6 @@ func (p *planner) planStatement(ctx context.Context, stmt tree.Statement) (*stmt
 func returnsRows(r tree.ReturningClause) bool {
 	_, ok := r.(*tree.ReturningExprs)
 	return ok
-}
-
-func errors_unplannable(stmt tree.Statement) error {
-	return pgerror.Newf(pgcode.FeatureNotSupported, "unsupported statement: %s", stmt.StatementTag())
-}
-
-func visibleResultColumns(cols []resultColumn) []resultColumn {
-	return cols
 }
 
 // unimplemented returns the 0A000 error for a feature vcdb lacks.

@@ -6,7 +6,6 @@ import (
 
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/sem/tree"
 	"github.com/vcdb/vcdb/kv"
-	"github.com/vcdb/vcdb/sql/catalog"
 	"github.com/vcdb/vcdb/sql/rowenc"
 )
 
@@ -316,13 +315,3 @@ func (it *scanIter) next(ctx context.Context) (tree.Datums, error) {
 }
 
 func (it *scanIter) close() { it.done = true }
-
-// tableByID returns the current descriptor of table id in the execution's
-// catalog.
-func (r *runParams) tableByID(ctx context.Context, id catalog.ID) (*catalog.Table, error) {
-	snap, err := r.descs.Snapshot(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return snap.TableByID(id), nil
-}
