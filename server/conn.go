@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -212,7 +213,7 @@ func (c *conn) serve() {
 			}
 			return
 		}
-		if err := c.handle(cmd.msg); err != nil {
+		if err := c.handleRecover(cmd.msg); err != nil {
 			var fatal errFatal
 			if errors.As(err, &fatal) && !isUnexpectedClose(fatal.error) {
 				c.sendFatal(fatal.error)
@@ -223,6 +224,20 @@ func (c *conn) serve() {
 			return
 		}
 	}
+}
+
+// handleRecover runs handle and turns a panic (a bug in the engine or
+// here) into an internal error that closes this connection only, as
+// CockroachDB's executor does, instead of ending the node with every
+// other client's connection.
+func (c *conn) handleRecover(msg pgproto3.FrontendMessage) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.srv.cfg.Logf("connection %d: panic while handling %s: %v\n%s", c.pid, messageName(msg), r, debug.Stack())
+			err = errFatal{pgerror.Newf(pgcode.Internal, "internal error while handling %s: %v", messageName(msg), r)}
+		}
+	}()
+	return c.handle(msg)
 }
 
 // errTerminate ends the connection quietly (Terminate message).

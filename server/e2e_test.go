@@ -21,6 +21,7 @@ import (
 
 	"github.com/cockroachdb/datadriven"
 	"github.com/cockroachdb/errors"
+	"github.com/jackc/pgx/v5/pgproto3"
 )
 
 // End-to-end tests start the real binary (`vcdb start-single-node`) on
@@ -431,5 +432,31 @@ func TestE2EStartErrors(t *testing.T) {
 		if err == nil || !strings.Contains(string(out), tc.want) {
 			t.Errorf("%v: err %v, output:\n%s", tc.args, err, out)
 		}
+	}
+}
+
+// TestE2ECancel: a CancelRequest with the backend's key stops a running
+// statement of the real engine with 57014; the connection stays usable.
+func TestE2ECancel(t *testing.T) {
+	n := startProcNode(t)
+	c := dialStartup(t, n.addr(t))
+	c.query(t, "SELECT count(*) FROM generate_series(1, 1000000000)")
+	n.waitForGoroutine(t, "(*conn).runSimpleStatement")
+	nc, err := net.DialTimeout("tcp", n.addr(t), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := (&pgproto3.CancelRequest{ProcessID: c.key.ProcessID, SecretKey: c.key.SecretKey}).Encode(nil)
+	if _, err := nc.Write(req); err != nil {
+		t.Fatal(err)
+	}
+	nc.Close()
+	got := c.receiveUntil(t, "ReadyForQuery")
+	if !strings.Contains(got, `"Code":"57014"`) || !strings.Contains(got, `"TxStatus":"I"`) {
+		t.Fatalf("after cancel: %s", got)
+	}
+	c.query(t, "SELECT 1")
+	if got := c.receiveUntil(t, "ReadyForQuery"); !strings.Contains(got, `"DataRow"`) {
+		t.Fatalf("after cancel the connection does not work: %s", got)
 	}
 }

@@ -41,6 +41,7 @@ import (
 //	begin | commit | rollback  transaction status
 //	insert             INSERT 0 1, no rows
 //	syntax             Parse fails with 42601
+//	panic              Execute panics
 type fakeSession struct {
 	args    sql.SessionArgs
 	status  []sql.StatusParam
@@ -291,6 +292,8 @@ func (s *fakeSession) Execute(ctx context.Context, p *sql.Prepared, args tree.Da
 		s.txn, res.tag = 'I', "ROLLBACK"
 	case "insert":
 		res.tag = "INSERT 0 1"
+	case "panic":
+		panic("scripted panic")
 	default:
 		return fail(pgerror.Newf(pgcode.Syntax, "unknown fake statement %q", p.SQL))
 	}

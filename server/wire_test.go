@@ -344,8 +344,13 @@ func printable(b []byte) bool {
 
 func formatErrorFields(typ string, e *pgproto3.ErrorResponse) string {
 	type field struct{ k, v string }
+	detail := e.Detail
+	if strings.HasPrefix(detail, "stack trace:") {
+		// Internal errors carry the stack, whose line numbers change.
+		detail = "stack trace: ..."
+	}
 	fields := []field{{"Type", typ}, {"Severity", e.Severity}, {"Code", e.Code}, {"Message", e.Message},
-		{"Detail", e.Detail}, {"Hint", e.Hint}, {"ConstraintName", e.ConstraintName}}
+		{"Detail", detail}, {"Hint", e.Hint}, {"ConstraintName", e.ConstraintName}}
 	var parts []string
 	for _, f := range fields {
 		if f.v != "" {
