@@ -53,6 +53,10 @@
 //   - Values are encoded by the type announced in RowDescription
 //     (encode.go); text output follows CockroachDB's pgwire formatting
 //     with the session's TimeZone, IntervalStyle and extra_float_digits.
+//     Bound parameters are decoded by the parameter's type: the client's
+//     OID, or the type the engine inferred when the client sent 0.
+//   - A malformed or oversized message, or a panic while handling one,
+//     ends only its own connection (FATAL 08P01 or XX000).
 //
 // # Goroutines
 //
@@ -62,4 +66,15 @@
 // cancels everything and waits for every goroutine. Node.Shutdown writes
 // the node's stop order (drain, wire, HTTP, SQL, KV) in one place, with
 // the reason for each step.
+//
+// # Tests
+//
+// testdata/server/wire holds wire scripts (pgproto3 messages as JSON)
+// run against a scripted session (fake_session_test.go);
+// testdata/server/wire_sql the same against an in-process node. pgx_test.go
+// checks every type's text and binary encoding with pgx's codecs;
+// e2e_test.go starts the real binary ($VCDB_BIN or a fresh build) and uses
+// pgx, psql (testdata/server/psql), raw sockets, signals and HTTP;
+// fuzz_test.go fuzzes the message reader and whole connections (seeds in
+// testdata/fuzz).
 package server
