@@ -333,6 +333,12 @@ func (n *insertNode) run(ctx context.Context, r *runParams) ([]tree.Datums, erro
 		numRows = len(srcRows)
 	}
 	var out []tree.Datums
+	// touched records the primary keys an ON CONFLICT DO UPDATE (or UPSERT
+	// of several rows) wrote, since no row may be affected twice.
+	var touched map[string]bool
+	if n.conflict != nil && !n.conflict.doNothing && numRows > 1 {
+		touched = map[string]bool{}
+	}
 	for i := 0; i < numRows; i++ {
 		row := make(tree.Datums, len(t.Columns))
 		provided := make([]bool, len(t.Columns))
@@ -375,6 +381,17 @@ func (n *insertNode) run(ctx context.Context, r *runParams) ([]tree.Datums, erro
 		}
 		if written == nil {
 			continue
+		}
+		if touched != nil {
+			pk, err := n.w.codec.primaryKey(nil, written)
+			if err != nil {
+				return nil, err
+			}
+			if touched[string(pk)] {
+				return nil, pgerror.Newf(pgcode.CardinalityViolation,
+					"UPSERT or INSERT...ON CONFLICT command cannot affect row a second time")
+			}
+			touched[string(pk)] = true
 		}
 		r.rowsAffected++
 		if n.ret != nil {

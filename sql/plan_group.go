@@ -126,13 +126,13 @@ func (v *postAggVisitor) VisitPre(expr tree.Expr) (bool, tree.Expr) {
 	a := v.a
 	switch t := expr.(type) {
 	case *tree.Subquery:
-		if err := a.p.planSubquery(v.ctx, t); err != nil {
+		if err := a.p.withOuter(a.in, func() error { return a.p.planSubquery(v.ctx, t) }); err != nil {
 			v.err = err
 		}
 		return false, expr
 	case *tree.ComparisonExpr:
 		if sub, ok := t.Right.(*tree.Subquery); ok && takesRows(t.Operator.Symbol) {
-			if err := a.p.planSubqueryMode(v.ctx, sub, subqueryRows); err != nil {
+			if err := a.p.withOuter(a.in, func() error { return a.p.planSubqueryMode(v.ctx, sub, subqueryRows) }); err != nil {
 				v.err = err
 				return false, expr
 			}

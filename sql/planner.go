@@ -24,6 +24,8 @@ type planner struct {
 	subqueries []*subqueryPlan
 	// writes is set when the statement changes data.
 	writes bool
+	// outer is the chain of scopes enclosing the subquery being planned.
+	outer []*scope
 	// asOf is the statement's top-level AS OF SYSTEM TIME clause, which
 	// the session has already applied to the transaction; any other is an
 	// error.

@@ -177,7 +177,7 @@ func (r *resolver) VisitPre(expr tree.Expr) (bool, tree.Expr) {
 		}
 		idx, err := r.sc.resolveColumn(t)
 		if err != nil {
-			r.err = err
+			r.err = r.p.outerReference(t, err)
 			return false, expr
 		}
 		return false, tree.NewTypedOrdinalReference(idx, r.sc.cols[idx].typ)
@@ -185,14 +185,14 @@ func (r *resolver) VisitPre(expr tree.Expr) (bool, tree.Expr) {
 		r.err = pgerror.Newf(pgcode.Syntax, "\"*\" is not allowed in this context")
 		return false, expr
 	case *tree.Subquery:
-		if err := r.p.planSubquery(r.ctx, t); err != nil {
+		if err := r.p.withOuter(r.sc, func() error { return r.p.planSubquery(r.ctx, t) }); err != nil {
 			r.err = err
 		}
 		return false, expr
 	case *tree.ComparisonExpr:
 		// The right side of IN, NOT IN and = ANY / ALL is a set of rows.
 		if sub, ok := t.Right.(*tree.Subquery); ok && takesRows(t.Operator.Symbol) {
-			if err := r.p.planSubqueryMode(r.ctx, sub, subqueryRows); err != nil {
+			if err := r.p.withOuter(r.sc, func() error { return r.p.planSubqueryMode(r.ctx, sub, subqueryRows) }); err != nil {
 				r.err = err
 				return false, expr
 			}
@@ -216,6 +216,29 @@ func (r *resolver) VisitPre(expr tree.Expr) (bool, tree.Expr) {
 		}
 	}
 	return true, expr
+}
+
+// withOuter plans a subquery with sc as its enclosing scope.
+func (p *planner) withOuter(sc *scope, fn func() error) error {
+	p.outer = append(p.outer, sc)
+	defer func() { p.outer = p.outer[:len(p.outer)-1] }()
+	return fn()
+}
+
+// outerReference turns a failed column resolution into the error for a
+// correlated subquery when an enclosing query has the column. Correlated
+// subqueries would resolve here, against the scope chain, and be planned
+// as apply joins.
+func (p *planner) outerReference(n *tree.UnresolvedName, err error) error {
+	for i := len(p.outer) - 1; i >= 0; i-- {
+		if p.outer[i] == nil {
+			continue
+		}
+		if _, outerErr := p.outer[i].resolveColumn(n); outerErr == nil {
+			return unimplemented("correlated subqueries (column " + tree.ErrString(n) + " of an enclosing query)")
+		}
+	}
+	return err
 }
 
 // takesRows reports whether a comparison's right operand is a row set.
