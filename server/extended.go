@@ -247,7 +247,9 @@ func (c *conn) handleExecute(m *pgproto3.Execute) error {
 		c.setRunning(nil, nil)
 		if err != nil {
 			err = explainCancel(p.ctx, err)
-			p.close()
+			// A failed portal cannot be run again; its transaction is
+			// aborted or, when implicit, ends at the next Sync.
+			c.closePortal(m.Portal)
 			c.takeStatusChanges()
 			return err
 		}
@@ -271,6 +273,7 @@ func (c *conn) handleExecute(m *pgproto3.Execute) error {
 	}
 	c.takeStatusChanges()
 	if err != nil {
+		c.closePortal(m.Portal)
 		return err
 	}
 	p.done = true
