@@ -1,0 +1,159 @@
+package catalog
+
+import (
+	"context"
+	"testing"
+
+	"github.com/cockroachdb/crlib/testutils/leaktest"
+	"github.com/vcdb/vcdb/kv"
+	"github.com/vcdb/vcdb/tenant"
+)
+
+func openEngine(t *testing.T) *kv.Engine {
+	e, err := kv.Open(kv.Options{InMemory: true, GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func table(id ID, name string) *Descriptor {
+	return &Descriptor{Table: &Table{
+		ID: id, ParentID: DefaultDBID, SchemaID: DefaultDBPublicID, Name: name, NextColumnID: 2, NextIndexID: 2,
+		Columns:      []Column{{ID: 1, Name: "k", TypeSQL: "INT8"}},
+		PrimaryIndex: Index{ID: PrimaryIndexID, Name: name + "_pkey", Unique: true, KeyColumnIDs: []ColumnID{1}, KeyDescending: []bool{false}},
+	}}
+}
+
+// TestBootstrapAndVersions covers bootstrap, the shared snapshot of a
+// version, a transaction's private copy, and what other transactions see.
+func TestBootstrapAndVersions(t *testing.T) {
+	defer leaktest.AfterTest(t)()
+	ctx := context.Background()
+	e := openEngine(t)
+	defer func() { _ = e.Close() }()
+	keys := Keys{Prefix: tenant.Prefix(7)}
+	cache := NewCache()
+
+	txn := e.Begin(kv.TxnOptions{})
+	if wrote, err := Bootstrap(ctx, txn, keys); err != nil || !wrote {
+		t.Fatalf("bootstrap: %v %v", wrote, err)
+	}
+	if _, err := txn.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	txn = e.Begin(kv.TxnOptions{})
+	if wrote, err := Bootstrap(ctx, txn, keys); err != nil || wrote {
+		t.Fatalf("second bootstrap wrote: %v %v", wrote, err)
+	}
+	txn.Rollback()
+
+	r1 := e.Begin(kv.TxnOptions{ReadOnly: true})
+	s1, err := NewCollection(keys, cache, r1).Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s1.DatabaseByName("defaultdb") == nil || s1.DatabaseByName("postgres") == nil ||
+		s1.SchemaByName(DefaultDBID, "public") == nil {
+		t.Fatal("bootstrapped databases or schemas missing")
+	}
+	r2 := e.Begin(kv.TxnOptions{ReadOnly: true})
+	s2, err := NewCollection(keys, cache, r2).Snapshot(ctx)
+	if err != nil || s2 != s1 {
+		t.Fatalf("same version must share its snapshot: %v", err)
+	}
+
+	w := e.Begin(kv.TxnOptions{})
+	c := NewCollection(keys, cache, w)
+	id, err := c.AllocateID(ctx)
+	if err != nil || id != PostgresPublicID+1 {
+		t.Fatalf("allocate: %d %v", id, err)
+	}
+	if err := c.WriteDescriptor(ctx, table(id, "t")); err != nil {
+		t.Fatal(err)
+	}
+	ws, _ := c.Snapshot(ctx)
+	if ws == s1 || ws.TableByName(DefaultDBID, DefaultDBPublicID, "t") == nil || ws.Version != "" {
+		t.Fatal("the writer must see its table in a private copy")
+	}
+	if s1.TableByName(DefaultDBID, DefaultDBPublicID, "t") != nil {
+		t.Fatal("the shared snapshot was modified")
+	}
+	// Undo the write as ROLLBACK TO SAVEPOINT would, then redo it.
+	sp := w.Savepoint()
+	if err := c.DeleteDescriptor(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.RollbackTo(sp); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := c.Snapshot(ctx); s.TableByID(id) == nil {
+		t.Fatal("reload lost the write made before the savepoint")
+	}
+	if _, err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r3 := e.Begin(kv.TxnOptions{ReadOnly: true})
+	s3, err := NewCollection(keys, cache, r3).Snapshot(ctx)
+	if err != nil || s3.Version == s1.Version || s3.TableByID(id) == nil {
+		t.Fatalf("a new version with the table: %v", err)
+	}
+	// The older reader still sees its version.
+	if s, _ := NewCollection(keys, cache, r1).Snapshot(ctx); s.TableByID(id) != nil {
+		t.Fatal("an older transaction sees the new table")
+	}
+	// Another tenant's catalog is separate.
+	other := e.Begin(kv.TxnOptions{ReadOnly: true})
+	if s, _ := NewCollection(Keys{Prefix: tenant.Prefix(8)}, NewCache(), other).Snapshot(ctx); s.DatabaseByName("defaultdb") != nil {
+		t.Fatal("tenant 8 sees tenant 7's catalog")
+	}
+}
+
+// TestUsersAndMembership checks the bootstrapped principals and role
+// membership through nested roles.
+func TestUsersAndMembership(t *testing.T) {
+	defer leaktest.AfterTest(t)()
+	ctx := context.Background()
+	e := openEngine(t)
+	defer func() { _ = e.Close() }()
+	keys := Keys{Prefix: tenant.Prefix(1)}
+	txn := e.Begin(kv.TxnOptions{})
+	if _, err := Bootstrap(ctx, txn, keys); err != nil {
+		t.Fatal(err)
+	}
+	if err := PutUser(txn, keys, &User{Name: "ops", IsRole: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := PutUser(txn, keys, &User{Name: "alice", CanLogin: true, PasswordVerifier: "SCRAM-SHA-256$x"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []RoleMember{{Role: "ops", Member: "alice"}, {Role: AdminRole, Member: "ops"}} {
+		if err := PutRoleMember(txn, keys, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	roles, err := MemberOf(ctx, txn, keys, "alice")
+	if err != nil || !roles["ops"] || !roles[AdminRole] {
+		t.Fatalf("alice's roles: %v %v", roles, err)
+	}
+	users, err := ListUsers(ctx, txn, keys)
+	if err != nil || len(users) != 4 || users[0].Name != "admin" || users[1].Name != "alice" {
+		t.Fatalf("users: %v %v", users, err)
+	}
+	if err := DeleteUser(ctx, txn, keys, "ops"); err != nil {
+		t.Fatal(err)
+	}
+	if roles, _ := MemberOf(ctx, txn, keys, "alice"); len(roles) != 0 {
+		t.Fatalf("memberships of a dropped role remain: %v", roles)
+	}
+	if err := PutSetting(txn, keys, "version", "25.2"); err != nil {
+		t.Fatal(err)
+	}
+	settings, err := ListSettings(ctx, txn, keys)
+	if err != nil || settings["version"] != "25.2" {
+		t.Fatalf("settings: %v %v", settings, err)
+	}
+}
