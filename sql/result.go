@@ -70,6 +70,9 @@ func (r *streamResult) Next(ctx context.Context) (_ tree.Datums, err error) {
 	if r.err != nil || r.done {
 		return nil, r.err
 	}
+	// Rows are read under the statement's context, derived from the one
+	// Execute was given (which must stay valid until Close): it carries
+	// statement_timeout and Session.Cancel.
 	row, err := r.it.next(r.ctx)
 	if err != nil {
 		r.err = toSQLError(err)

@@ -91,6 +91,11 @@ func newSession(ctx context.Context, srv *Server, args SessionArgs) (*Session, e
 	return s, nil
 }
 
+// ExtraFloatDigits returns the session's extra_float_digits, which decides
+// how the wire server prints floats in text format (PostgreSQL does not
+// report it through ParameterStatus).
+func (s *Session) ExtraFloatDigits() int32 { return s.data.extraFloatDigits }
+
 // StatusParams implements SessionAPI.
 func (s *Session) StatusParams() []StatusParam { return s.statusParams() }
 
