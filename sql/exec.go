@@ -484,5 +484,13 @@ func (s *Session) evalAsOfWithArgs(ctx context.Context, asOf tree.AsOfClause, ar
 		return kv.Timestamp{}, pgerror.Newf(pgcode.InvalidParameterValue,
 			"AS OF SYSTEM TIME: cannot specify timestamp in the future (%s > statement time %s)", ts, now)
 	}
+	if f := s.srv.cfg.ReadOnlyAt; f != nil {
+		// A read-only VC holds a consistent copy only up to its replicated
+		// time.
+		if limit := f(); limit.Less(ts) {
+			return kv.Timestamp{}, pgerror.Newf(pgcode.InvalidParameterValue,
+				"AS OF SYSTEM TIME: %s is after the replicated time %s of this read-only virtual cluster", ts, limit)
+		}
+	}
 	return ts, nil
 }

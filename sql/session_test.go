@@ -383,6 +383,16 @@ func TestReadOnlyVirtualCluster(t *testing.T) {
 			t.Fatalf("%s: expected 25006, got %v", stmt, err)
 		}
 	}
+	// AS OF SYSTEM TIME may look back, not past the replicated time.
+	at.Store(&readTS)
+	past := mustPrepare(t, r, "SELECT count(*) FROM t AS OF SYSTEM TIME "+readTS.String())
+	if rows, _, err := execPrepared(r, past); err != nil || int64(tree.MustBeDInt(rows[0][0])) != 1 {
+		t.Fatalf("AS OF SYSTEM TIME before the replicated time: %v %v", rows, err)
+	}
+	future := mustPrepare(t, r, "SELECT count(*) FROM t AS OF SYSTEM TIME "+now.String())
+	if _, _, err := execPrepared(r, future); pgerror.GetPGCode(err) != pgcode.InvalidParameterValue {
+		t.Fatalf("AS OF SYSTEM TIME after the replicated time: %v", err)
+	}
 	mustExec(t, r, "BEGIN")
 	_, _, err = execPrepared(r, mustPrepare(t, r, "UPDATE t SET k = 5"))
 	if pgerror.GetPGCode(err) != pgcode.ReadOnlySQLTransaction {
