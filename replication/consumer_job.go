@@ -259,7 +259,11 @@ func (j *consumerJob) observeProgress(ctx context.Context) {
 	if m.Status != before || firstProgress {
 		j.updateRetained(ctx)
 		_ = j.persist(ctx, nil)
+		return
 	}
+	// Publish the new replicated time with the status it goes with, so
+	// that SHOW never pairs a replicated time with a stale status.
+	j.publish()
 }
 
 // activateReader makes the read-only VC ready and shared on the first

@@ -348,6 +348,13 @@ func (p *Producer) heartbeat(ctx context.Context, streamID int64, retained kv.Ti
 	if err != nil {
 		return StreamStatus{}, err
 	}
+	if !out.holdsProtection() {
+		// A completion or expiry raced with this heartbeat's Protect and
+		// released the protection first; release it again.
+		if err := p.cfg.Engine.Unprotect(ctx, out.PTSID); err != nil {
+			return StreamStatus{}, err
+		}
+	}
 	return StreamStatus{Status: out.Status, ProtectedTime: out.ProtectedTime, ExpiresAt: out.ExpiresAt}, nil
 }
 
@@ -394,6 +401,19 @@ func (p *Producer) ExpireJobs(ctx context.Context) ([]int64, error) {
 	}
 	now := p.cfg.Now().UnixNano()
 	var ended []int64
+	// Release protections whose job no longer holds one (a crash between
+	// a status change and the release).
+	held := map[string]bool{}
+	for _, pts := range p.cfg.Engine.ProtectedTimestamps() {
+		held[pts.ID] = true
+	}
+	for _, j := range jobs {
+		if !j.holdsProtection() && held[j.PTSID] {
+			if err := p.cfg.Engine.Unprotect(ctx, j.PTSID); err != nil {
+				return ended, err
+			}
+		}
+	}
 	for _, j := range jobs {
 		if !j.holdsProtection() || j.ExpiresAt > now {
 			continue

@@ -73,13 +73,11 @@ func statusOf(rec *ConsumerJob) *ReplicationStatus {
 	return st
 }
 
+// status is built from the job goroutine's last published snapshot, so
+// that the status and the times in it belong together (the ingester's
+// atomics may be a flush ahead; ReplicatedTime serves those).
 func (j *consumerJob) status() *ReplicationStatus {
 	st := statusOf(j.published.Load())
-	if j.scanDone.Load() {
-		if rt := *j.replicated.Load(); st.ReplicatedTime.Less(rt) {
-			st.ReplicatedTime = rt
-		}
-	}
 	st.LogicalBytes = j.metrics.logicalBytes.Load()
 	st.Events = j.metrics.events.Load()
 	return st
