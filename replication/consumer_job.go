@@ -239,15 +239,22 @@ func (j *consumerJob) observeProgress(ctx context.Context) {
 	m := &j.rec.Machine
 	rt := *j.replicated.Load()
 	before := m.Status
+	newScan := !m.ScanDone && j.scanDone.Load()
+	newProgress := m.ScanDone && m.ReplicatedTime.Less(rt)
+	if m.Status.Terminal() || !newScan && !newProgress {
+		return
+	}
 	if m.Status == StatusInitializing && m.RevertFirst.IsEmpty() {
+		// Progress implies the stream connected, even if the connected
+		// signal has not been taken yet.
 		_ = m.Step(Event{Type: EvConnected})
 	}
 	switch {
-	case !m.ScanDone && j.scanDone.Load():
+	case newScan:
 		if err := m.Step(Event{Type: EvScanDone, Time: rt}); err != nil {
 			m.LastError = err.Error()
 		}
-	case m.ScanDone && m.ReplicatedTime.Less(rt):
+	case newProgress:
 		if err := m.Step(Event{Type: EvProgress, Time: rt}); err != nil {
 			m.LastError = err.Error()
 		}
@@ -317,10 +324,9 @@ func (j *consumerJob) stream(ctx context.Context) {
 		<-s.done
 		j.prog = s.ing.prog
 		j.metrics.running.Store(false)
-		// Progress made in the session's last moments.
-		if j.rec.Machine.Next().Kind == ActStream || j.rec.Machine.Status == StatusError {
-			j.observeProgress(ctx)
-		}
+		// Progress made in the session's last moments (durable, so it
+		// counts whatever the machine does next).
+		j.observeProgress(ctx)
 	}()
 	for {
 		select {
