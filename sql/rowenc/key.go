@@ -134,7 +134,8 @@ func decodeVarint(b []byte, desc bool) ([]byte, int64, error) {
 
 // DecodeKey decodes one key column of type t written by EncodeKey and returns
 // the rest of the key.
-func DecodeKey(a *tree.DatumAlloc, t *types.T, b []byte, dir Direction) (tree.Datum, []byte, error) {
+func DecodeKey(a *tree.DatumAlloc, t *types.T, b []byte, dir Direction) (_ tree.Datum, _ []byte, retErr error) {
+	defer recoverDecodeError(&retErr)
 	if rest, isNull := encoding.DecodeIfNull(b); isNull {
 		return tree.DNull, rest, nil
 	}
@@ -253,7 +254,8 @@ func DecodeKey(a *tree.DatumAlloc, t *types.T, b []byte, dir Direction) (tree.Da
 }
 
 // SkipKey returns b without its first key column.
-func SkipKey(b []byte) ([]byte, error) {
+func SkipKey(b []byte) (_ []byte, retErr error) {
+	defer recoverDecodeError(&retErr)
 	n, err := encoding.PeekLength(b)
 	if err != nil {
 		return nil, err

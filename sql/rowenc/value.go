@@ -69,31 +69,49 @@ type ColumnLookup func(colID uint32) int
 // DecodeValue decodes a value written as a sequence of EncodeValue items into
 // row, using lookup to place each column and types to know its type. Columns
 // not present keep their current content (callers set them to NULL first).
-func DecodeValue(a *tree.DatumAlloc, b []byte, lookup ColumnLookup, colTypes []*types.T, row tree.Datums) error {
+//
+// Values come from storage that replication may have filled from another
+// cluster, so malformed input gives an error, never a panic.
+func DecodeValue(a *tree.DatumAlloc, b []byte, lookup ColumnLookup, colTypes []*types.T, row tree.Datums) (retErr error) {
+	defer recoverDecodeError(&retErr)
 	var colID uint32
 	for len(b) > 0 {
-		typeOffset, dataOffset, delta, typ, err := encoding.DecodeValueTag(b)
+		_, dataOffset, delta, typ, err := encoding.DecodeValueTag(b)
 		if err != nil {
 			return err
 		}
+		n, err := encoding.PeekValueLengthWithOffsetsAndType(b, dataOffset, typ)
+		if err != nil {
+			return err
+		}
+		if n > len(b) || n < dataOffset {
+			return errors.Newf("value of column %d is truncated", colID+delta)
+		}
 		colID += delta
+		item := b[dataOffset:n]
+		b = b[n:]
 		idx := lookup(colID)
 		if idx < 0 {
-			n, err := encoding.PeekValueLengthWithOffsetsAndType(b, dataOffset, typ)
-			if err != nil {
-				return err
-			}
-			b = b[n:]
 			continue
 		}
-		var d tree.Datum
-		d, b, err = decodeUntagged(a, colTypes[idx], typ, b[dataOffset:])
+		d, rest, err := decodeUntagged(a, colTypes[idx], typ, item)
 		if err != nil {
-			return errors.Wrapf(err, "decoding column %d (type offset %d)", colID, typeOffset)
+			return errors.Wrapf(err, "decoding column %d", colID)
+		}
+		if len(rest) != 0 {
+			return errors.Newf("column %d has %d bytes of trailing garbage", colID, len(rest))
 		}
 		row[idx] = d
 	}
 	return nil
+}
+
+// recoverDecodeError turns a panic of the encoding library on malformed
+// input into an error.
+func recoverDecodeError(err *error) {
+	if r := recover(); r != nil {
+		*err = errors.Newf("malformed encoding: %v", r)
+	}
 }
 
 func decodeUntagged(a *tree.DatumAlloc, t *types.T, typ encoding.Type, b []byte) (tree.Datum, []byte, error) {
