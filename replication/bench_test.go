@@ -303,3 +303,95 @@ func BenchmarkKVResolvedLag(b *testing.B) {
 	b.ReportMetric(percentile(commitLat, 0.99), "commit-p99")
 	b.ReportMetric(commitLat[len(commitLat)-1], "commit-max")
 }
+
+// runWriters runs 16 single-key writers on VC id for d and returns the
+// commit rate.
+func runWriters(c *testCluster, id tenant.ID, d time.Duration, seed int64) float64 {
+	ctx := context.Background()
+	stop := make(chan struct{})
+	var writes atomic.Int64
+	var wg sync.WaitGroup
+	val := make([]byte, 256)
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			rng := rand.New(rand.NewSource(seed*100 + int64(w)))
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				txn := c.eng.Begin(kv.TxnOptions{})
+				_ = txn.Put(append(tenant.Prefix(id), fmt.Sprintf("key%07d", rng.Intn(1000000))...), val)
+				if _, err := txn.Commit(ctx); err == nil {
+					writes.Add(1)
+				}
+			}
+		}(w)
+	}
+	time.Sleep(d)
+	close(stop)
+	wg.Wait()
+	return float64(writes.Load()) / d.Seconds()
+}
+
+// BenchmarkPrimaryOverhead compares the primary's write rate without a
+// stream, with a stream to a standby (in the same process, so the
+// standby's CPU and fsyncs compete with the primary's, as they do for two
+// binaries on one machine), and with a stream whose frames are discarded
+// (the producer's own cost). Rounds of 2 s alternate on three VCs of one
+// engine; medians of three.
+func BenchmarkPrimaryOverhead(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		env := benchEnv(b)
+		p := env.addCluster("primary")
+		plain := p.createVC("plain")
+		streamed := p.createVC("streamed")
+		s := env.addCluster("standby")
+		ctx := context.Background()
+		if _, err := s.consumer.Create(ctx, CreateRequest{TenantName: "streamed", SourceTenantName: "streamed", SourceURI: "inproc://primary"}); err != nil {
+			b.Fatal(err)
+		}
+		s.waitReplicated("streamed", p.eng.Now(), time.Minute)
+		// A third VC is streamed to a consumer that discards the frames:
+		// the producer's own cost, without the standby's.
+		discarded := p.createVC("discarded")
+		spec, err := NewInProcessSource(p.producer).StartStream(ctx, "discarded", StartRequest{ConsumerClusterID: "null"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		fs, err := NewInProcessSource(p.producer).StreamPartition(ctx, spec.StreamID, PartitionSpec{StartTime: spec.StartTime})
+		if err != nil {
+			b.Fatal(err)
+		}
+		drained := make(chan struct{})
+		go func() {
+			defer close(drained)
+			for {
+				if _, err := fs.Next(); err != nil {
+					return
+				}
+			}
+		}()
+		b.ResetTimer()
+		var without, with, producerOnly []float64
+		for r := 0; r < 3; r++ {
+			without = append(without, runWriters(p, plain, 2*time.Second, int64(r)))
+			with = append(with, runWriters(p, streamed, 2*time.Second, int64(r)))
+			producerOnly = append(producerOnly, runWriters(p, discarded, 2*time.Second, int64(r)))
+		}
+		b.StopTimer()
+		_ = fs.Close()
+		<-drained
+		sort.Float64s(without)
+		sort.Float64s(with)
+		sort.Float64s(producerOnly)
+		b.ReportMetric(without[1], "writes/s-without")
+		b.ReportMetric(with[1], "writes/s-with-stream")
+		b.ReportMetric(100*(without[1]-with[1])/without[1], "overhead-with-standby-%")
+		b.ReportMetric(100*(without[1]-producerOnly[1])/without[1], "overhead-producer-only-%")
+		env.close()
+	}
+}
