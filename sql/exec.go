@@ -205,6 +205,13 @@ func (s *Session) Execute(ctx context.Context, prep *Prepared, args tree.Datums)
 		return nil, pgerror.Newf(pgcode.ProtocolViolation,
 			"expected %d arguments, got %d", len(prep.ParamTypes), len(args))
 	}
+	s.setActiveQuery(prep.SQL)
+	defer func() {
+		if _, streaming := res.(*streamResult); !streaming || err != nil {
+			// A streaming result clears it when it is closed.
+			s.setActiveQuery("")
+		}
+	}()
 	defer func() {
 		recoverInternal(&err)
 		if err != nil {

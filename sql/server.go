@@ -2,6 +2,7 @@ package sql
 
 import (
 	"context"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -246,6 +247,18 @@ func (s *Server) Stop(ctx context.Context) error {
 		sess.Cancel()
 	}
 	return nil
+}
+
+// sessions returns the open sessions.
+func (s *Server) sessions() []*Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*Session, 0, len(s.mu.sessions))
+	for sess := range s.mu.sessions {
+		out = append(out, sess)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
 }
 
 // Close stops the server; open sessions' statements are cancelled.

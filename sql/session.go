@@ -47,7 +47,12 @@ type Session struct {
 	cancelMu struct {
 		sync.Mutex
 		cancel context.CancelFunc
+		// query is the statement running now ("" when idle) and app the
+		// session's application_name, for SHOW SESSIONS from other
+		// sessions.
+		query, app string
 	}
+	start  time.Time
 	closed bool
 }
 
@@ -56,6 +61,7 @@ var _ SessionAPI = (*Session)(nil)
 func newSession(ctx context.Context, srv *Server, args SessionArgs) (*Session, error) {
 	s := &Session{srv: srv, id: srv.nextSessionID.Add(1), startup: args, data: defaultSessionData()}
 	s.clusterTSHook = s.clusterLogicalTimestamp
+	s.start = time.Now()
 	s.settingHook = s.settingForFunc
 	s.data.user = args.User
 	s.data.applicationName = args.ApplicationName
@@ -138,6 +144,22 @@ func (s *Session) Cancel() {
 	}
 }
 
+// setActiveQuery records the statement the session runs ("" when done).
+func (s *Session) setActiveQuery(q string) {
+	s.cancelMu.Lock()
+	s.cancelMu.query = q
+	s.cancelMu.app = s.data.applicationName
+	s.cancelMu.Unlock()
+}
+
+// activity returns the statement the session runs and its application
+// name; safe from any goroutine.
+func (s *Session) activity() (query, app string) {
+	s.cancelMu.Lock()
+	defer s.cancelMu.Unlock()
+	return s.cancelMu.query, s.cancelMu.app
+}
+
 // stmtContext derives the context of one statement: cancellable by Cancel
 // and bounded by statement_timeout.
 func (s *Session) stmtContext(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -153,6 +175,7 @@ func (s *Session) stmtContext(ctx context.Context) (context.Context, context.Can
 	return ctx, func() {
 		s.cancelMu.Lock()
 		s.cancelMu.cancel = nil
+		s.cancelMu.query = ""
 		s.cancelMu.Unlock()
 		cancel()
 	}

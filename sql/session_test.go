@@ -420,3 +420,34 @@ func TestLookupUser(t *testing.T) {
 		t.Fatalf("nobody: %v %v", found, err)
 	}
 }
+
+// TestShowSessions lists the open sessions with what they run, while they
+// run it.
+func TestShowSessions(t *testing.T) {
+	defer leaktest.AfterTest(t)()
+	srv, stop := testServer(t)
+	defer stop()
+	a := newTestSession(t, srv)
+	defer a.Close()
+	b, err := srv.NewSession(context.Background(), SessionArgs{User: "root", ApplicationName: "app-b", RemoteAddr: "10.0.0.2:5000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, b, "SELECT 1")
+	rows, _, err := execPrepared(a, mustPrepare(t, a, "SHOW SESSIONS"))
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("show sessions: %v %v", rows, err)
+	}
+	self, other := formatRowForTest(a, rows[0][1:7]), formatRowForTest(a, rows[1][1:7])
+	if self != fmt.Sprintf("%016x | ACTIVE | root |  |  | SHOW SESSIONS", a.id) {
+		t.Errorf("own session: %s", self)
+	}
+	if other != fmt.Sprintf("%016x | IDLE | root | 10.0.0.2:5000 | app-b | ", b.id) {
+		t.Errorf("other session: %s", other)
+	}
+	b.Close()
+	rows, _, _ = execPrepared(a, mustPrepare(t, a, "SHOW SESSIONS"))
+	if len(rows) != 1 {
+		t.Fatalf("closed session still listed: %v", rows)
+	}
+}

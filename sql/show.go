@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgcode"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgerror"
@@ -109,6 +110,22 @@ func (d *ddl) execShow(ctx context.Context, stmt tree.Statement) ([]tree.Datums,
 		return rows, nil
 	case *tree.ShowClusterSetting:
 		return nil, pgerror.Newf(pgcode.UndefinedObject, "unknown setting: %q", t.Name)
+	case *tree.ShowSessions:
+		var rows []tree.Datums
+		for _, sess := range d.s.srv.sessions() {
+			q, app := sess.activity()
+			status := "IDLE"
+			if q != "" {
+				status = "ACTIVE"
+			}
+			start, err := tree.MakeDTimestampTZ(sess.start, time.Microsecond)
+			if err != nil {
+				return nil, err
+			}
+			rows = append(rows, tree.Datums{dint(1), dstr(fmt.Sprintf("%016x", sess.id)), dstr(status),
+				dstr(sess.startup.User), dstr(sess.startup.RemoteAddr), dstr(app), dstr(q), start})
+		}
+		return rows, nil
 	}
 	return nil, unimplemented(stmt.StatementTag())
 }

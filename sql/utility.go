@@ -21,7 +21,8 @@ import (
 func isShow(stmt tree.Statement) bool {
 	switch stmt.(type) {
 	case *tree.ShowDatabases, *tree.ShowTables, *tree.ShowColumns, *tree.ShowCreate,
-		*tree.ShowIndexes, *tree.ShowSchemas, *tree.ShowUsers, *tree.ShowRoles, *tree.ShowClusterSetting:
+		*tree.ShowIndexes, *tree.ShowSchemas, *tree.ShowUsers, *tree.ShowRoles, *tree.ShowClusterSetting,
+		*tree.ShowSessions:
 		return true
 	}
 	return false
@@ -58,6 +59,10 @@ func utilityColumns(stmt tree.Statement) []resultColumn {
 		return []resultColumn{strCol("username"), strCol("options"), {name: "member_of", typ: types.StringArray}}
 	case *tree.ShowClusterSetting:
 		return []resultColumn{strCol(strings.ToLower(t.Name))}
+	case *tree.ShowSessions:
+		return []resultColumn{intCol("node_id"), strCol("session_id"), strCol("status"), strCol("user_name"),
+			strCol("client_address"), strCol("application_name"), strCol("active_queries"),
+			{name: "session_start", typ: types.TimestampTZ}}
 	}
 	return nil
 }
