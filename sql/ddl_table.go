@@ -408,7 +408,9 @@ func (d *ddl) execCreateTableAs(ctx context.Context, ct *tree.CreateTable) error
 		if typ.Family() == types.UnknownFamily {
 			typ = types.String
 		}
-		defs = append(defs, &tree.ColumnTableDef{Name: tree.Name(name), Type: typ})
+		def := &tree.ColumnTableDef{Name: tree.Name(name), Type: typ}
+		def.Nullable.Nullability = tree.SilentNull
+		defs = append(defs, def)
 	}
 	create := &tree.CreateTable{IfNotExists: ct.IfNotExists, Table: ct.Table, Defs: defs}
 	db, sc, err := d.p.targetSchema(&ct.Table)
