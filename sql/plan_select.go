@@ -169,6 +169,22 @@ func (p *planner) planSelectClause(
 		distinctOn = append(distinctOn, idx)
 	}
 
+	if scan, ok := src.(*scanNode); ok {
+		// The columns the rest of the plan reads from the scan.
+		var used []tree.TypedExpr
+		if agg != nil {
+			used = append(used, agg.groupExprs...)
+			for _, a := range agg.aggs {
+				used = append(used, a.args...)
+				if a.filter != nil {
+					used = append(used, a.filter)
+				}
+			}
+		} else {
+			used = r.exprs
+		}
+		scan.setNeeded(used)
+	}
 	var n planNode = src
 	if agg != nil {
 		n = agg.node(src)

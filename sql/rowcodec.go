@@ -198,19 +198,22 @@ func (c *tableCodec) decodePrimary(a *tree.DatumAlloc, key, value []byte, row tr
 	return nil
 }
 
-// primaryKeyFromSecondary returns the primary key of the row an entry of
-// secondary index ic points to.
-func (c *tableCodec) primaryKeyFromSecondary(a *tree.DatumAlloc, ic *indexCodec, key, value []byte) ([]byte, error) {
+// decodeSecondary fills row with what an entry of secondary index ic
+// holds: its key columns and the primary key columns; the other columns
+// are NULL.
+func (c *tableCodec) decodeSecondary(a *tree.DatumAlloc, ic *indexCodec, key, value []byte, row tree.Datums) error {
+	for i := range row {
+		row[i] = tree.DNull
+	}
 	rest := key[len(ic.prefix):]
-	pk := make(tree.Datums, len(c.table.Columns))
 	var err error
 	anyNull := false
 	for i, o := range ic.keyCols {
 		var d tree.Datum
 		if d, rest, err = rowenc.DecodeKey(a, c.colTypes[o], rest, ic.keyDirs[i]); err != nil {
-			return nil, err
+			return err
 		}
-		pk[o] = d
+		row[o] = d
 		if d == tree.DNull {
 			anyNull = true
 		}
@@ -218,26 +221,55 @@ func (c *tableCodec) primaryKeyFromSecondary(a *tree.DatumAlloc, ic *indexCodec,
 	if ic.index.Unique && !anyNull {
 		rest = value
 		for i, o := range ic.pkCols {
-			if pk[o], rest, err = rowenc.DecodeKey(a, c.colTypes[o], rest, ic.pkDirs[i]); err != nil {
-				return nil, err
+			if row[o], rest, err = rowenc.DecodeKey(a, c.colTypes[o], rest, ic.pkDirs[i]); err != nil {
+				return err
 			}
 		}
-	} else {
-		suffix := ic.suffixCols
-		if ic.index.Unique {
-			suffix = ic.pkCols
+		return nil
+	}
+	suffix := ic.suffixCols
+	if ic.index.Unique {
+		suffix = ic.pkCols
+	}
+	for _, o := range suffix {
+		dir := rowenc.Ascending
+		for j, p := range ic.pkCols {
+			if p == o {
+				dir = ic.pkDirs[j]
+			}
 		}
-		for _, o := range suffix {
-			dir := rowenc.Ascending
-			for j, p := range ic.pkCols {
-				if p == o {
-					dir = ic.pkDirs[j]
-				}
-			}
-			if pk[o], rest, err = rowenc.DecodeKey(a, c.colTypes[o], rest, dir); err != nil {
-				return nil, err
-			}
+		if row[o], rest, err = rowenc.DecodeKey(a, c.colTypes[o], rest, dir); err != nil {
+			return err
 		}
 	}
-	return c.primaryKey(nil, pk)
+	return nil
+}
+
+// covers reports whether entries of secondary index ic hold every column
+// marked in needed exactly (composite key columns lose their exact form in
+// keys, so they are not covered).
+func (c *tableCodec) covers(ic *indexCodec, needed []bool) bool {
+	held := make([]bool, len(c.colTypes))
+	for _, o := range ic.keyCols {
+		held[o] = true
+	}
+	for _, o := range ic.pkCols {
+		held[o] = true
+	}
+	for o, n := range needed {
+		if n && (!held[o] || rowenc.IsComposite(c.colTypes[o])) {
+			return false
+		}
+	}
+	return true
+}
+
+// primaryKeyFromSecondary returns the primary key of the row an entry of
+// secondary index ic points to.
+func (c *tableCodec) primaryKeyFromSecondary(a *tree.DatumAlloc, ic *indexCodec, key, value []byte) ([]byte, error) {
+	row := make(tree.Datums, len(c.table.Columns))
+	if err := c.decodeSecondary(a, ic, key, value, row); err != nil {
+		return nil, err
+	}
+	return c.primaryKey(nil, row)
 }

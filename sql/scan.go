@@ -36,6 +36,26 @@ type scanNode struct {
 	limitHint int
 	// forceIndex is the index named by table@index, if any.
 	forceIndex string
+	// needed marks the columns the plan above uses (nil: all); indexOnly
+	// is set when the chosen secondary index holds them all, so that no
+	// row is fetched from the primary index.
+	needed    []bool
+	indexOnly bool
+}
+
+// setNeeded records which columns the operators above the scan reference
+// (exprs are over the scan's columns) and decides whether a secondary
+// index can answer alone.
+func (n *scanNode) setNeeded(exprs []tree.TypedExpr) {
+	needed := make([]bool, len(n.cols))
+	for _, e := range append(exprs, n.filter) {
+		if e == nil {
+			continue
+		}
+		tree.WalkExprConst(ivarVisitor{fn: func(iv *tree.IndexedVar) { needed[iv.Idx] = true }}, e)
+	}
+	n.needed = needed
+	n.indexOnly = n.index != &n.codec.primary && n.codec.covers(n.index, needed)
 }
 
 func newScanNode(codec *tableCodec, alias string) *scanNode {
@@ -157,7 +177,7 @@ func (n *scanNode) explain(e *explainer) {
 		line += fmt.Sprintf(" limit hint: %d", n.limitHint)
 	}
 	e.line(line)
-	if n.index != &n.codec.primary {
+	if n.index != &n.codec.primary && !n.indexOnly {
 		e.child(func() { e.line(fmt.Sprintf("index join %s@%s", n.codec.table.Name, n.codec.primary.index.Name)) })
 	}
 }
@@ -285,6 +305,19 @@ func (it *scanIter) next(ctx context.Context) (tree.Datums, error) {
 		kvp := it.kvs[it.pos]
 		it.pos++
 		key, value := kvp.Key, kvp.Value
+		if n.indexOnly {
+			if err := n.codec.decodeSecondary(&r.s.alloc, n.index, key, value, it.row); err != nil {
+				return nil, err
+			}
+			ok, err := r.evalFilter(ctx, n.filter, it.row)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				return it.row, nil
+			}
+			continue
+		}
 		if n.index != &n.codec.primary {
 			pk, err := n.codec.primaryKeyFromSecondary(&r.s.alloc, n.index, key, value)
 			if err != nil {
