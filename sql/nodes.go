@@ -177,4 +177,3 @@ func projectPrefix(src planNode, n int) planNode {
 type projectNode struct{ renderNode }
 
 func (n *projectNode) explain(e *explainer) { n.src.explain(e) }
-
