@@ -182,6 +182,12 @@ func hasNull(row tree.Datums, cols []int) bool {
 
 // decodePrimary fills row (len(table.Columns)) from a primary index entry.
 func (c *tableCodec) decodePrimary(a *tree.DatumAlloc, key, value []byte, row tree.Datums) error {
+	return c.decodePrimaryCols(a, key, value, row, c.lookup)
+}
+
+// decodePrimaryCols is decodePrimary that decodes only the value columns
+// lookup places (the others stay NULL).
+func (c *tableCodec) decodePrimaryCols(a *tree.DatumAlloc, key, value []byte, row tree.Datums, lookup rowenc.ColumnLookup) error {
 	for i := range row {
 		row[i] = tree.DNull
 	}
@@ -192,7 +198,7 @@ func (c *tableCodec) decodePrimary(a *tree.DatumAlloc, key, value []byte, row tr
 			return errors.Wrapf(err, "decoding key of table %s", c.table.Name)
 		}
 	}
-	if err := rowenc.DecodeValue(a, value, c.lookup, c.colTypes, row); err != nil {
+	if err := rowenc.DecodeValue(a, value, lookup, c.colTypes, row); err != nil {
 		return errors.Wrapf(err, "decoding row of table %s", c.table.Name)
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/sem/tree"
 	"github.com/vcdb/vcdb/kv"
+	"github.com/vcdb/vcdb/sql/catalog"
 	"github.com/vcdb/vcdb/sql/rowenc"
 )
 
@@ -41,6 +42,8 @@ type scanNode struct {
 	// row is fetched from the primary index.
 	needed    []bool
 	indexOnly bool
+	// lookup places the value columns the scan decodes: the needed ones.
+	lookup rowenc.ColumnLookup
 }
 
 // setNeeded records which columns the operators above the scan reference
@@ -56,6 +59,21 @@ func (n *scanNode) setNeeded(exprs []tree.TypedExpr) {
 	}
 	n.needed = needed
 	n.indexOnly = n.index != &n.codec.primary && n.codec.covers(n.index, needed)
+	t := n.codec.table
+	n.lookup = func(id uint32) int {
+		if o := t.ColumnOrdinal(catalog.ColumnID(id)); o >= 0 && needed[o] {
+			return o
+		}
+		return -1
+	}
+}
+
+// decodeRow decodes a primary index entry into the scan's row.
+func (n *scanNode) decodeRow(a *tree.DatumAlloc, key, value []byte, row tree.Datums) error {
+	if n.lookup == nil {
+		return n.codec.decodePrimary(a, key, value, row)
+	}
+	return n.codec.decodePrimaryCols(a, key, value, row, n.lookup)
 }
 
 func newScanNode(codec *tableCodec, alias string) *scanNode {
@@ -251,7 +269,7 @@ func (it *pointIter) next(ctx context.Context) (tree.Datums, error) {
 	if it.row == nil {
 		it.row = make(tree.Datums, len(n.cols))
 	}
-	if err := n.codec.decodePrimary(&r.s.alloc, key, value, it.row); err != nil {
+	if err := n.decodeRow(&r.s.alloc, key, value, it.row); err != nil {
 		return nil, err
 	}
 	if ok, err := r.evalFilter(ctx, n.filter, it.row); err != nil || !ok {
@@ -334,7 +352,7 @@ func (it *scanIter) next(ctx context.Context) (tree.Datums, error) {
 			}
 			key, value = pk, v
 		}
-		if err := n.codec.decodePrimary(&r.s.alloc, key, value, it.row); err != nil {
+		if err := n.decodeRow(&r.s.alloc, key, value, it.row); err != nil {
 			return nil, err
 		}
 		ok, err := r.evalFilter(ctx, n.filter, it.row)
