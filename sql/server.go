@@ -76,6 +76,12 @@ type Server struct {
 // NewServer returns the SQL server of cfg.TenantID, bootstrapping the VC's
 // catalog on first use: databases defaultdb and postgres with schema public,
 // user root and role admin (root a member).
+//
+// At most one Server may serve a writable VC at a time (tenant.Registry
+// keeps one service per VC): the server tracks the VC's catalog version
+// from its own schema changes, and a second writer of the same catalog
+// would go unnoticed. Stop the old server before starting a new one, for
+// example after a failover reverted the VC's span.
 func NewServer(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.KV == nil {
 		return nil, errors.New("sql: Config.KV is required")
