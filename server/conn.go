@@ -364,9 +364,7 @@ func (c *conn) takeStatusChanges() {
 			c.pendingStatus = append(c.pendingStatus, p)
 		}
 	}
-	if efd, ok := c.sess.(extraFloatDigitser); ok {
-		c.enc.conv.ExtraFloatDigits = efd.ExtraFloatDigits()
-	}
+	c.enc.conv.ExtraFloatDigits = c.sess.ExtraFloatDigits()
 }
 
 // applyStatus updates the encoder and the parameter parser from a

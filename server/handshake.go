@@ -164,9 +164,7 @@ func (c *conn) sendStatusParams() {
 	// Changes made while opening the session (startup SET options) are
 	// already part of StatusParams.
 	_ = c.sess.TakeStatusChanges()
-	if efd, ok := c.sess.(extraFloatDigitser); ok {
-		c.enc.conv.ExtraFloatDigits = efd.ExtraFloatDigits()
-	}
+	c.enc.conv.ExtraFloatDigits = c.sess.ExtraFloatDigits()
 }
 
 // parseStartupPairs splits a StartupMessage body into its NUL-terminated

@@ -37,14 +37,11 @@ type Session interface {
 	Sync(ctx context.Context) error
 	// Close aborts any open transaction and releases the session.
 	Close()
-}
-
-// extraFloatDigitser is implemented by sessions that expose the
-// extra_float_digits setting, which PostgreSQL does not report through
-// ParameterStatus but which decides how floats are printed in text format.
-// Sessions without it get PostgreSQL 12+'s default of 1 (shortest exact
-// form).
-type extraFloatDigitser interface {
+	// ExtraFloatDigits is the extra_float_digits setting, which
+	// PostgreSQL does not report through ParameterStatus but which
+	// decides how floats print in text format. (The other formatting
+	// settings, TimeZone, DateStyle and IntervalStyle, arrive as
+	// ParameterStatus values.)
 	ExtraFloatDigits() int32
 }
 
