@@ -65,6 +65,11 @@ workload_args() {
 }
 
 bench_start
+# Measure a private copy of the binary: `make test` or `make build` elsewhere
+# in the work tree must not swap the client (or the profiled server) in the
+# middle of a run.
+cp "$VCDB" "$BENCH_WORK/vcdb-bin"
+VCDB=$BENCH_WORK/vcdb-bin
 rm -rf "$RAW" "$PROFILES"
 mkdir -p "$RAW"
 printf 'row\tsystem\trep\tjson\tother_cpu\tquiet_before\n' > "$RUNS"
@@ -101,7 +106,7 @@ done
 if [ "${BENCH_QUICK:-0}" != 1 ] && [[ " $BENCH_SYSTEMS " == *" pg "* ]]; then
   # How expensive a WAL flush is here decides how much durability costs.
   (cd /tmp && timeout 120 "$PGBIN/pg_test_fsync" -s 1 -f "$BENCH_WORK/fsync_test" 2>/dev/null) |
-    grep -E '^ +fdatasync ' | head -1 | sed 's/^ */pg_test_fsync, 8 kB writes: /' >> "$RAW/machine.txt" || true
+    grep -E '^ +fdatasync ' | head -1 | sed -e 's/^ */pg_test_fsync, 8 kB writes: /' -e 's/  */ /g' >> "$RAW/machine.txt" || true
   rm -f "$BENCH_WORK/fsync_test"
 fi
 cat "$RAW/machine.txt" >&2
