@@ -3,6 +3,7 @@ package workload_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -73,38 +74,68 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// startVCDB starts a single insecure in-memory node and returns its SQL URL
-// once it answers queries (bounded: 60 s). The node is killed and waited
-// for when the test ends.
-func startVCDB(t *testing.T) string {
+// syncBuffer collects a node's output; the process writes it from exec's
+// copying goroutine while a failing test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// node is a vcdb process started by a test.
+type node struct {
+	url  string
+	kill func() // SIGKILL and wait; idempotent
+}
+
+// startNode starts a single insecure node on store (a directory, or
+// type=mem) and the given ports, and returns once it answers queries
+// (bounded: 60 s). The node is killed and waited for when the test ends.
+func startNode(t *testing.T, store string, sqlPort, httpPort int) *node {
 	t.Helper()
 	bin := vcdbBinary(t)
-	sqlPort, httpPort := freePort(t), freePort(t)
-	var logs bytes.Buffer
-	cmd := exec.Command(bin, "start-single-node", "--insecure", "--store=type=mem",
+	logs := &syncBuffer{}
+	cmd := exec.Command(bin, "start-single-node", "--insecure", "--store="+store,
 		fmt.Sprintf("--listen-addr=127.0.0.1:%d", sqlPort), fmt.Sprintf("--http-addr=127.0.0.1:%d", httpPort))
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	})
-	url := fmt.Sprintf("postgresql://root@127.0.0.1:%d/defaultdb?sslmode=disable", sqlPort)
+	var once sync.Once
+	n := &node{
+		url: fmt.Sprintf("postgresql://root@127.0.0.1:%d/defaultdb?sslmode=disable", sqlPort),
+		kill: func() {
+			once.Do(func() {
+				_ = cmd.Process.Kill()
+				<-exited
+			})
+		},
+	}
+	t.Cleanup(n.kill)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		conn, err := pgx.Connect(ctx, url)
+		conn, err := pgx.Connect(ctx, n.url)
 		if err == nil {
 			_, err = conn.Exec(ctx, "SELECT 1")
 			_ = conn.Close(ctx)
 		}
 		cancel()
 		if err == nil {
-			return url
+			return n
 		}
 		select {
 		case err := <-exited:
@@ -117,6 +148,12 @@ func startVCDB(t *testing.T) string {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// startVCDB starts an in-memory node on free ports and returns its SQL URL.
+func startVCDB(t *testing.T) string {
+	t.Helper()
+	return startNode(t, "type=mem", freePort(t), freePort(t)).url
 }
 
 func connector(t *testing.T, url string) *workload.Connector {
@@ -283,5 +320,66 @@ func TestWorkloadCommand(t *testing.T) {
 	data, err := os.ReadFile(hist)
 	if err != nil || !bytes.Contains(data, []byte(`"op":"__result"`)) {
 		t.Fatalf("--histograms file: %v\n%s", err, data)
+	}
+}
+
+// TestRunSurvivesRestart runs kv with --tolerate-errors while the node is
+// killed and restarted on the same store and port: the run counts the
+// failed operations, reconnects, and goes on after the restart.
+func TestRunSurvivesRestart(t *testing.T) {
+	t.Cleanup(leaktest.AfterTest(t))
+	store := t.TempDir()
+	sqlPort, httpPort := freePort(t), freePort(t)
+	n := startNode(t, store, sqlPort, httpPort)
+	c := connector(t, n.url)
+	ctx := context.Background()
+	kv := workload.DefaultKV()
+	kv.InsertCount, kv.CycleLength = 100, 100
+	if err := kv.Init(ctx, c, workload.InitOptions{Drop: true, Concurrency: 1, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	var hist bytes.Buffer
+	type result struct {
+		sum workload.Summary
+		err error
+	}
+	done := make(chan result, 1)
+	start := time.Now()
+	go func() {
+		run := workload.DefaultKV()
+		run.ReadPercent, run.CycleLength = 50, 100
+		sum, err := workload.Run(ctx, c, run, workload.RunOptions{Concurrency: 2, Duration: 6 * time.Second,
+			DisplayEvery: 500 * time.Millisecond, TolerateErrors: true, HistogramsOut: &hist})
+		done <- result{sum, err}
+	}()
+	time.Sleep(1500 * time.Millisecond)
+	n.kill()
+	time.Sleep(300 * time.Millisecond)
+	startNode(t, store, sqlPort, httpPort)
+	restarted := time.Since(start).Seconds()
+	res := <-done
+	if res.err != nil {
+		t.Fatalf("a run tolerating errors failed: %v", res.err)
+	}
+	if res.sum.Errors == 0 {
+		t.Fatalf("no errors counted across a restart: %+v", res.sum)
+	}
+	// Some interval after the restart completed operations.
+	after := int64(0)
+	for _, line := range strings.Split(strings.TrimSpace(hist.String()), "\n") {
+		var rec struct {
+			Summary  bool    `json:"summary"`
+			ElapsedS float64 `json:"elapsed_s"`
+			Ops      int64   `json:"ops"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if !rec.Summary && rec.ElapsedS > restarted+0.5 {
+			after += rec.Ops
+		}
+	}
+	if after == 0 {
+		t.Fatalf("no operations after the restart at %.1fs:\n%s", restarted, hist.String())
 	}
 }
