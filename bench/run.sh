@@ -72,7 +72,7 @@ cp "$VCDB" "$BENCH_WORK/vcdb-bin"
 VCDB=$BENCH_WORK/vcdb-bin
 rm -rf "$RAW" "$PROFILES"
 mkdir -p "$RAW"
-printf 'row\tsystem\trep\tjson\tother_cpu\tquiet_before\n' > "$RUNS"
+printf 'row\tsystem\trep\tjson\tother_cpu\tquiet_before\tretries\n' > "$RUNS"
 
 # --- the machine and the servers -----------------------------------------------
 log "building the report tool"
@@ -144,7 +144,8 @@ for spec in "${ROW_SPECS[@]}"; do
       base=$RAW/$name-$sys-$rep
       # shellcheck disable=SC2046
       other=$(run_workload "$sys" "$base" $(workload_args "$spec" "$sys" "$rep"))
-      printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$sys" "$rep" "$base.json" "$other" "$quiet" >> "$RUNS"
+      retries=$(awk '/transaction retries$/ {print $2}' "$base.out")
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$sys" "$rep" "$base.json" "$other" "$quiet" "${retries:--}" >> "$RUNS"
       log "$name $sys #$rep: $(awk '/__result$/ {getline; print $4 " ops/s, p50 " $6 " ms, p99 " $8 " ms"}' "$base.out") (other load $other cores)"
     done
   done
