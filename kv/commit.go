@@ -209,6 +209,10 @@ func (e *Engine) publish() {
 				e.feeds.publishCommit(ce, e.publishSubs)
 			}
 		}
+		if n > 0 && e.ckptSignal != nil {
+			// The resolved timestamp moved.
+			e.commitCheckpointLocked(e.publishSubs)
+		}
 	}
 	for i := range e.publishBuf {
 		e.publishBuf[i] = nil

@@ -82,12 +82,16 @@
 // # Rangefeeds
 //
 // Subscribe delivers a catch-up scan, a first checkpoint, then live events in
-// commit-timestamp order and checkpoints every CheckpointInterval (default
-// 5ms). The resolved timestamp is held back by the oldest in-flight commit,
-// so no event at or below a delivered checkpoint can follow it; the hand-off
-// from catch-up to live has no gap and no duplicate (rangefeed.go). A
-// subscriber that falls behind its buffer is cut off with
-// ErrSubscriberTooSlow and can resubscribe from its last checkpoint.
+// commit-timestamp order and checkpoints. Checkpoints follow published
+// commits (at most one per CheckpointSpacing, default 250µs, sent by the
+// publishing committer itself) and, while nothing is published, come every
+// CheckpointInterval (default 5ms). The resolved timestamp is held back by
+// the oldest in-flight commit, so no event at or below a delivered
+// checkpoint can follow it; under load it trails that commit by a fraction
+// of a millisecond. The hand-off from catch-up to live has no gap and no
+// duplicate (rangefeed.go). A subscriber that falls behind its buffer is cut
+// off with ErrSubscriberTooSlow and can resubscribe from its last
+// checkpoint.
 // WriteVersions, IngestVersions, RevertRange and ClearRange are not carried
 // live (see rangefeed.go for why); a later subscription's catch-up scan sees
 // their results.
@@ -115,8 +119,10 @@
 // # Goroutines
 //
 // Open starts three engine goroutines: the clock high-water-mark renewal
-// loop, the rangefeed checkpoint loop and the GC loop (unless GCInterval < 0);
-// Subscribe starts one goroutine per subscription. The Engine owns all of
+// loop, the rangefeed checkpoint loop (idle ticks and checkpoints deferred
+// by CheckpointSpacing) and the GC loop (unless GCInterval < 0); Subscribe
+// starts one goroutine per subscription. Committers deliver events and
+// checkpoints themselves, with non-blocking sends only. The Engine owns all of
 // them: Close cancels their context, ends every subscription with ErrClosed,
 // waits for all goroutines, then waits for commits that already hold a
 // timestamp, and only then closes Pebble. Callers' goroutines block only in
@@ -129,7 +135,7 @@
 // additions: Engine.Now, Clock.Last, MaxTimestamp, MinUserKey, MaxUserKey,
 // EverythingSpan, Span.Valid, FingerprintVersions (the same hash over a list
 // of versions), RetryError and BelowGCThresholdError, ErrClosed, ErrTxnDone,
-// ErrReadOnly, and Options.CacheSize, MemTableSize and DisableSync
-// (benchmarks only). Txn.DeleteRange takes no context, as in the contract;
+// ErrReadOnly, Options.CheckpointSpacing, and Options.CacheSize,
+// MemTableSize and DisableSync (benchmarks only). Txn.DeleteRange takes no context, as in the contract;
 // its only wait is bounded by one WAL sync.
 package kv

@@ -37,12 +37,25 @@ import (
 // by R0 sees them; commits published after it have timestamps > R0 and arrive
 // live. Nothing is missed and nothing is delivered twice.
 //
-// Buffering: the publisher never blocks on a subscriber. It appends to the
-// subscription's pending queue (a slice under the subscription's mutex) and
-// nudges its goroutine, which moves events into the Events channel. When
-// the pending queue exceeds its limit the subscription ends with
-// ErrSubscriberTooSlow; the subscriber can resubscribe from its last
-// checkpoint. Consecutive pending checkpoints coalesce into the newest.
+// Checkpoints follow commits: the publisher that pops commits off the queue
+// appends a checkpoint at the new resolved timestamp itself, at most one per
+// CheckpointSpacing (a skipped one is sent by the checkpoint loop once the
+// spacing has passed), and the loop adds one every CheckpointInterval while
+// nothing is published. So under load a checkpoint trails the oldest
+// in-flight commit by little more than the spacing, and a busy engine sends
+// a few thousand per second at most, not one per commit.
+//
+// Buffering: the publisher never blocks on a subscriber. While the
+// subscription's goroutine is idle with nothing queued, the publisher sends
+// straight into the Events channel if it has room (no goroutine hop between
+// a commit and its subscriber); otherwise it appends to the subscription's
+// pending queue (a slice under the subscription's mutex) and nudges the
+// goroutine, which moves the queue into the channel in order and only then
+// allows direct sends again. When the pending queue exceeds its limit the
+// subscription ends with ErrSubscriberTooSlow; the subscriber can
+// resubscribe from its last checkpoint. A queued checkpoint is superseded
+// by a newer one (which follows every event queued before it), so a
+// subscriber that falls behind receives one checkpoint per catch-up batch.
 //
 // Not carried live: WriteVersions and IngestVersions (they write at their own,
 // usually old, timestamps, so they cannot respect checkpoints already given;
@@ -58,6 +71,9 @@ const (
 	EventValue EventType = iota + 1
 	// EventCheckpoint carries a resolved timestamp for the span.
 	EventCheckpoint
+	// eventSuperseded marks a pending checkpoint replaced by a newer one;
+	// it is never delivered.
+	eventSuperseded EventType = -1
 )
 
 func (t EventType) String() string {
@@ -111,8 +127,21 @@ type Subscription struct {
 
 	mu struct {
 		sync.Mutex
-		pending  []Event
-		values   int // EventValue entries in pending
+		pending []Event
+		values  int // EventValue entries in pending
+		// ckpt is the index in pending of its only live checkpoint, or -1.
+		ckpt int
+		// resolved is the newest checkpoint queued or sent; older or equal
+		// ones are dropped.
+		resolved Timestamp
+		// direct is set while the goroutine is idle with nothing pending:
+		// the publisher may then send straight into out (without
+		// blocking), sparing a goroutine hop on the way to the subscriber.
+		// It implies pending is empty and no batch is being delivered, so
+		// direct sends cannot overtake queued events.
+		direct bool
+		// closed is set (and direct cleared) before out is closed.
+		closed   bool
 		overflow bool
 		endErr   error // engine closed
 	}
@@ -144,9 +173,14 @@ func (e *Engine) Subscribe(ctx context.Context, span Span, startTS Timestamp, op
 		done:    make(chan struct{}),
 		limit:   pendingFactor * opts.BufferSize,
 	}
+	sub.mu.ckpt = -1
 	sub.ctx, sub.cancel = context.WithCancelCause(ctx)
 	e.publishMu.Lock()
 	sub.r0 = e.resolvedLocked()
+	sub.mu.resolved = sub.r0
+	if sub.r0.Less(startTS) {
+		sub.mu.resolved = startTS
+	}
 	e.feeds.add(sub)
 	e.publishMu.Unlock()
 	e.wg.Add(1)
@@ -187,6 +221,10 @@ func (s *Subscription) Close() {
 func (s *Subscription) run() {
 	defer func() {
 		s.e.feeds.remove(s)
+		s.mu.Lock()
+		s.mu.closed = true
+		s.mu.direct = false
+		s.mu.Unlock()
 		close(s.out)
 		close(s.done)
 	}()
@@ -210,11 +248,6 @@ func (s *Subscription) deliver() error {
 	}
 	var batch []Event
 	for {
-		select {
-		case <-s.notify:
-		case <-s.ctx.Done():
-			return s.ctxErr()
-		}
 		s.mu.Lock()
 		if s.mu.overflow {
 			s.mu.Unlock()
@@ -225,11 +258,28 @@ func (s *Subscription) deliver() error {
 			s.mu.Unlock()
 			return err
 		}
+		if len(s.mu.pending) == 0 {
+			// Idle: let publishers send directly until the channel is
+			// full, then wait to be nudged.
+			s.mu.direct = true
+			s.mu.Unlock()
+			select {
+			case <-s.notify:
+			case <-s.ctx.Done():
+				return s.ctxErr()
+			}
+			continue
+		}
 		batch, s.mu.pending = s.mu.pending, batch[:0]
 		s.mu.values = 0
+		s.mu.ckpt = -1
 		s.mu.Unlock()
 		for i := range batch {
 			ev := &batch[i]
+			if ev.Type == eventSuperseded {
+				*ev = Event{}
+				continue
+			}
 			if ev.Type == EventCheckpoint {
 				if !lastResolved.Less(ev.Resolved) {
 					continue
@@ -317,31 +367,51 @@ func (s *Subscription) catchUp() error {
 	return flush()
 }
 
-// enqueue appends an event for the subscription's goroutine; called under
-// publishMu. It never blocks.
-func (s *Subscription) enqueue(ev Event) {
+// enqueue hands an event to the subscription; called under publishMu. It
+// never blocks. It reports whether the subscription's goroutine must be
+// nudged (the event was queued rather than sent directly).
+func (s *Subscription) enqueue(ev Event) bool {
 	s.mu.Lock()
-	if s.mu.overflow || s.mu.endErr != nil {
-		s.mu.Unlock()
-		return
+	defer s.mu.Unlock()
+	if s.mu.overflow || s.mu.endErr != nil || s.mu.closed {
+		return false
 	}
 	if ev.Type == EventCheckpoint {
-		if n := len(s.mu.pending); n > 0 && s.mu.pending[n-1].Type == EventCheckpoint {
-			s.mu.pending[n-1] = ev
-		} else {
-			s.mu.pending = append(s.mu.pending, ev)
+		if !s.mu.resolved.Less(ev.Resolved) {
+			return false
 		}
-	} else {
-		s.mu.pending = append(s.mu.pending, ev)
-		s.mu.values++
-		if s.mu.values > s.limit {
-			// Cut off at once, even if the goroutine is blocked sending.
-			s.mu.overflow = true
-			s.mu.pending = nil
-			s.cancel(ErrSubscriberTooSlow)
+		s.mu.resolved = ev.Resolved
+	}
+	if s.mu.direct {
+		select {
+		case s.out <- ev:
+			return false
+		default:
+			// The channel is full: queue from now on; the goroutine
+			// delivers the queue in order.
+			s.mu.direct = false
 		}
 	}
-	s.mu.Unlock()
+	if ev.Type == EventCheckpoint {
+		// A newer checkpoint supersedes a pending one: the newer one
+		// follows every event queued so far, so delivering only it keeps
+		// the guarantee and spares the subscriber a message.
+		if i := s.mu.ckpt; i >= 0 {
+			s.mu.pending[i].Type = eventSuperseded
+		}
+		s.mu.ckpt = len(s.mu.pending)
+		s.mu.pending = append(s.mu.pending, ev)
+		return true
+	}
+	s.mu.pending = append(s.mu.pending, ev)
+	s.mu.values++
+	if s.mu.values > s.limit {
+		// Cut off at once, even if the goroutine is blocked sending.
+		s.mu.overflow = true
+		s.mu.pending = nil
+		s.cancel(ErrSubscriberTooSlow)
+	}
+	return true
 }
 
 func (s *Subscription) nudge() {
@@ -412,16 +482,17 @@ func (f *feedRegistry) publishCommit(ce *commitEntry, subs []*Subscription) {
 		}
 		w := ce.writes
 		i := sort.Search(len(w), func(i int) bool { return bytes.Compare(w[i].key, s.span.Key) >= 0 })
-		touched := false
+		queued := false
 		for ; i < len(w) && bytes.Compare(w[i].key, s.span.EndKey) < 0; i++ {
 			ev := Event{Type: EventValue, Version: Version{Key: w[i].key, Timestamp: ce.ts, Tombstone: w[i].tombstone}}
 			if !w[i].tombstone {
 				ev.Version.Value = w[i].value
 			}
-			s.enqueue(ev)
-			touched = true
+			if s.enqueue(ev) {
+				queued = true
+			}
 		}
-		if touched {
+		if queued {
 			s.nudge()
 		}
 	}
@@ -438,28 +509,83 @@ func (e *Engine) resolvedLocked() Timestamp {
 	return e.clock.Now()
 }
 
-// checkpointLoop appends a checkpoint to every subscription each interval.
+// checkpointLoop appends checkpoints to every subscription every
+// CheckpointInterval while nothing is published, and after a commit-driven
+// checkpoint was skipped because of CheckpointSpacing (see
+// commitCheckpointLocked), once the spacing has passed.
 func (e *Engine) checkpointLoop() {
 	t := time.NewTicker(e.opts.CheckpointInterval)
 	defer t.Stop()
+	var wait *time.Timer
 	var subs []*Subscription
 	for {
 		select {
 		case <-e.ctx.Done():
 			return
 		case <-t.C:
+		case <-e.ckptSignal:
+			e.publishMu.Lock()
+			d := e.opts.CheckpointSpacing - time.Since(e.lastCkptAt)
+			e.publishMu.Unlock()
+			if d > 0 {
+				if wait == nil {
+					wait = time.NewTimer(d)
+					defer wait.Stop()
+				} else {
+					wait.Reset(d)
+				}
+				select {
+				case <-e.ctx.Done():
+					return
+				case <-wait.C:
+				}
+			}
 		}
 		if !e.feeds.active() {
 			continue
 		}
 		e.publishMu.Lock()
-		r := e.resolvedLocked()
 		subs = e.feeds.snapshot(subs)
-		for _, s := range subs {
-			s.enqueue(Event{Type: EventCheckpoint, Span: s.span, Resolved: r})
-		}
+		e.checkpointLocked(subs, time.Now())
 		e.publishMu.Unlock()
-		for _, s := range subs {
+	}
+}
+
+// commitCheckpointLocked follows published commits with a checkpoint, at
+// most one per CheckpointSpacing; a skipped one is left to the checkpoint
+// loop, which sends it when the spacing has passed (unless a later publish
+// did). Called under publishMu after the commits' events were handed out.
+//
+// Doing it here, in the committer's goroutine, rather than waking another
+// goroutine, keeps goroutine hops off the path from a commit to its
+// checkpoint: under load every hop waits behind the runnable committers.
+// The spacing bounds the cost to a few thousand checkpoints per second
+// however many commits there are; consecutive finishers of one group commit
+// mostly fall into one spacing window.
+func (e *Engine) commitCheckpointLocked(subs []*Subscription) {
+	now := time.Now()
+	if now.Sub(e.lastCkptAt) >= e.opts.CheckpointSpacing {
+		e.checkpointLocked(subs, now)
+		return
+	}
+	select {
+	case e.ckptSignal <- struct{}{}:
+	default:
+	}
+}
+
+// checkpointLocked hands the current resolved timestamp to every
+// subscription in subs unless it has not moved since the previous
+// checkpoint. Called under publishMu.
+func (e *Engine) checkpointLocked(subs []*Subscription, now time.Time) {
+	r := e.resolvedLocked()
+	e.lastCkptAt = now
+	if !e.lastResolved.Less(r) {
+		return
+	}
+	e.lastResolved = r
+	for _, s := range subs {
+		if s.enqueue(Event{Type: EventCheckpoint, Span: s.span, Resolved: r}) {
 			s.nudge()
 		}
 	}

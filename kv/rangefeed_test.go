@@ -156,8 +156,29 @@ func TestRangefeedEndsOnContextAndEngineClose(t *testing.T) {
 // up to the final checkpoint reproduce exactly the versions in the store
 // (equal fingerprints), and no value arrives at or below a checkpoint
 // already delivered.
+//
+// It runs with the idle tick alone (a 1ms tick, no commit-driven
+// checkpoints), with commit-driven checkpoints alone (an hour-long tick),
+// and with both and a small Events buffer, so that deliveries keep switching
+// between direct sends and the subscription's queue.
 func TestRangefeedConcurrentWriters(t *testing.T) {
-	e := openTest(t, Options{CheckpointInterval: time.Millisecond})
+	for _, c := range []struct {
+		name string
+		opts Options
+		sub  SubscribeOptions
+	}{
+		{"tick", Options{CheckpointInterval: time.Millisecond, CheckpointSpacing: -1}, SubscribeOptions{}},
+		{"commit-driven", Options{CheckpointInterval: time.Hour}, SubscribeOptions{}},
+		{"small-buffer", Options{CheckpointInterval: time.Millisecond}, SubscribeOptions{BufferSize: 64}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			testRangefeedConcurrentWriters(t, c.opts, c.sub)
+		})
+	}
+}
+
+func testRangefeedConcurrentWriters(t *testing.T, opts Options, subOpts SubscribeOptions) {
+	e := openTest(t, opts)
 	ctx := context.Background()
 	start := e.Now()
 	// Some history before the subscription, for the catch-up scan.
@@ -195,12 +216,12 @@ func TestRangefeedConcurrentWriters(t *testing.T) {
 			}
 		}(w)
 	}
-	sub, err := e.Subscribe(ctx, span, start, SubscribeOptions{})
+	sub, err := e.Subscribe(ctx, span, start, subOpts)
 	must(t, err)
 	defer sub.Close()
 	var versions []Version
 	var last Timestamp
-	deadline := time.After(700 * time.Millisecond)
+	deadline := time.After(500 * time.Millisecond)
 	checkpoints := 0
 	func() {
 		for {
@@ -252,5 +273,137 @@ func TestRangefeedConcurrentWriters(t *testing.T) {
 	}
 	if len(covered) < 50 || checkpoints < 10 {
 		t.Fatalf("too little happened: %d events, %d checkpoints", len(covered), checkpoints)
+	}
+}
+
+// waitCheckpoint reads events until a checkpoint at or above ts arrives and
+// returns the checkpoints seen meanwhile.
+func waitCheckpoint(t *testing.T, sub *Subscription, ts Timestamp, within time.Duration) []Timestamp {
+	t.Helper()
+	deadline := time.After(within)
+	var seen []Timestamp
+	for {
+		select {
+		case ev, ok := <-sub.Events():
+			if !ok {
+				t.Fatalf("subscription ended: %v", sub.Err())
+			}
+			if ev.Type == EventCheckpoint {
+				seen = append(seen, ev.Resolved)
+				if ts.LessEq(ev.Resolved) {
+					return seen
+				}
+			}
+		case <-deadline:
+			t.Fatalf("no checkpoint at or above %v within %v (saw %v)", ts, within, seen)
+		}
+	}
+}
+
+// TestRangefeedCheckpointFollowsCommit: with an idle tick of an hour, only
+// commit-driven checkpoints can cover a commit, and they do, including the
+// second of two commits in one CheckpointSpacing window (the checkpoint loop
+// sends it once the spacing has passed). With commit-driven checkpoints
+// disabled, nothing covers the commit.
+func TestRangefeedCheckpointFollowsCommit(t *testing.T) {
+	ctx := context.Background()
+	t.Run("commit-driven", func(t *testing.T) {
+		e := openTest(t, Options{CheckpointInterval: time.Hour, CheckpointSpacing: 50 * time.Millisecond})
+		sub, err := e.Subscribe(ctx, sp("a", "z"), e.Now(), SubscribeOptions{})
+		must(t, err)
+		defer sub.Close()
+		waitCheckpoint(t, sub, Timestamp{WallTime: 1}, 10*time.Second)
+		for i := 0; i < 3; i++ {
+			t1 := put(t, e, "a", "1")
+			t2 := put(t, e, "b", "2")
+			waitCheckpoint(t, sub, t1, 10*time.Second)
+			waitCheckpoint(t, sub, t2, 10*time.Second)
+		}
+	})
+	t.Run("tick-only", func(t *testing.T) {
+		e := openTest(t, Options{CheckpointInterval: time.Hour, CheckpointSpacing: -1})
+		sub, err := e.Subscribe(ctx, sp("a", "z"), e.Now(), SubscribeOptions{})
+		must(t, err)
+		defer sub.Close()
+		r0 := waitCheckpoint(t, sub, Timestamp{WallTime: 1}, 10*time.Second)
+		put(t, e, "a", "1")
+		timeout := time.After(100 * time.Millisecond)
+		for {
+			select {
+			case ev := <-sub.Events():
+				if ev.Type == EventCheckpoint {
+					t.Fatalf("checkpoint %v after %v without a tick or commit-driven checkpoints", ev.Resolved, r0)
+				}
+				continue
+			case <-timeout:
+			}
+			break
+		}
+	})
+}
+
+// TestRangefeedPendingCheckpointsCoalesce: checkpoints queued behind a
+// subscriber that does not read supersede each other, so it gets the
+// newest one once, after every event before it.
+func TestRangefeedPendingCheckpointsCoalesce(t *testing.T) {
+	e := openTest(t, Options{CheckpointInterval: time.Millisecond, CheckpointSpacing: -1})
+	ctx := context.Background()
+	sub, err := e.Subscribe(ctx, sp("a", "z"), e.Now(), SubscribeOptions{BufferSize: 1})
+	must(t, err)
+	defer sub.Close()
+	waitCheckpoint(t, sub, Timestamp{WallTime: 1}, 10*time.Second)
+	// Nobody reads: the channel fills, then everything queues while ticks
+	// keep adding checkpoints.
+	queuedAbove := func(ts Timestamp) Timestamp {
+		var r Timestamp
+		succeedsSoon(t, func() error {
+			sub.mu.Lock()
+			defer sub.mu.Unlock()
+			if r = sub.mu.resolved; !ts.Less(r) {
+				return errorf("no checkpoint above %v queued yet", ts)
+			}
+			return nil
+		})
+		return r
+	}
+	var last Timestamp
+	for i := 0; i < 3; i++ {
+		last = put(t, e, fmt.Sprintf("k%d", i), "v")
+		// Two ticks after each commit.
+		queuedAbove(queuedAbove(last))
+	}
+	succeedsSoon(t, func() error {
+		sub.mu.Lock()
+		defer sub.mu.Unlock()
+		live := 0
+		for _, ev := range sub.mu.pending {
+			if ev.Type == EventCheckpoint {
+				live++
+			}
+		}
+		if live != 1 {
+			return errorf("%d live checkpoints pending", live)
+		}
+		return nil
+	})
+	var values int
+	var ckpts []Timestamp
+	for values < 3 || len(ckpts) == 0 || !last.Less(ckpts[len(ckpts)-1]) {
+		ev := <-sub.Events()
+		switch ev.Type {
+		case EventValue:
+			if n := len(ckpts); n > 0 && ev.Version.Timestamp.LessEq(ckpts[n-1]) {
+				t.Fatalf("value at %v after checkpoint %v", ev.Version.Timestamp, ckpts[n-1])
+			}
+			values++
+		case EventCheckpoint:
+			ckpts = append(ckpts, ev.Resolved)
+		default:
+			t.Fatalf("delivered event of type %v", ev.Type)
+		}
+	}
+	// Each commit was followed by many ticks; the queue kept one.
+	if len(ckpts) > 3 {
+		t.Fatalf("%d checkpoints delivered for 3 commits: %v", len(ckpts), ckpts)
 	}
 }

@@ -1,0 +1,193 @@
+package kv
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// benchSeconds is the length of each timed phase of the long-running
+// benchmarks, from VCDB_KV_BENCH_SECONDS (default 2).
+func benchSeconds() time.Duration {
+	if s := os.Getenv("VCDB_KV_BENCH_SECONDS"); s != "" {
+		if n, err := strconv.ParseFloat(s, 64); err == nil && n > 0 {
+			return time.Duration(n * float64(time.Second))
+		}
+	}
+	return 2 * time.Second
+}
+
+func percentileOf(sorted []float64, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[int(p*float64(len(sorted)-1))]
+}
+
+// runWriters runs n writers of durable single-key transactions for d and
+// returns the commit rate.
+func runWriters(b *testing.B, e *Engine, n int, d time.Duration, seed int64) float64 {
+	ctx := context.Background()
+	val := make([]byte, 256)
+	var commits atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < n; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			rng := rand.New(rand.NewSource(seed*1000 + int64(w)))
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				txn := e.Begin(TxnOptions{})
+				_ = txn.Put(benchKey(rng.Intn(1000000)), val)
+				if _, err := txn.Commit(ctx); err != nil {
+					b.Error(err)
+					return
+				}
+				commits.Add(1)
+			}
+		}(w)
+	}
+	start := time.Now()
+	time.Sleep(d)
+	close(stop)
+	wg.Wait()
+	return float64(commits.Load()) / time.Since(start).Seconds()
+}
+
+// BenchmarkCheckpointLag measures how closely a rangefeed's resolved
+// timestamp follows the clock under durable write load: 16 and 32 writers
+// of single-key transactions on an on-disk store, one subscriber over the
+// written span, and a sampler that records now − the latest checkpoint the
+// subscriber received every millisecond. It reports the lag's p50, p99 and
+// max with commit-driven checkpoints (the default) and, on a second store
+// in alternating phases of the same run, with the idle tick alone
+// (CheckpointSpacing < 0, "tick-"). "floor-" is the age of the oldest
+// in-flight commit at the same instants: no checkpoint can be newer, so
+// lag − floor is what the checkpoint mechanism adds. Commit rates are
+// medians over the phases, with the subscriber attached and without any
+// ("nosub-"), whose difference is the cost of the feed.
+// VCDB_KV_BENCH_SECONDS sets the total measured time per store (default 2s,
+// in 8 phases).
+func BenchmarkCheckpointLag(b *testing.B) {
+	for _, writers := range []int{16, 32} {
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				benchCheckpointLag(b, writers)
+			}
+		})
+	}
+}
+
+// lagPhase runs writers on e for d with one subscriber attached, sampling
+// the checkpoint lag and its floor every millisecond; it returns the
+// samples (ms) and the commit rate.
+func lagPhase(b *testing.B, e *Engine, writers int, d time.Duration, seed int64) (lags, floors []float64, rate float64) {
+	ctx := context.Background()
+	sub, err := e.Subscribe(ctx, Span{Key: []byte("\xfe\x02"), EndKey: []byte("\xfe\x03")}, e.Now(), SubscribeOptions{BufferSize: 1 << 16})
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The catch-up scan comes first (however short the interval, it may
+	// read the whole span, see BenchmarkCatchUp); measure from the first
+	// checkpoint on.
+	for ev := range sub.Events() {
+		if ev.Type == EventCheckpoint {
+			break
+		}
+	}
+	var resolved atomic.Int64
+	resolved.Store(time.Now().UnixNano())
+	subDone := make(chan struct{})
+	go func() {
+		defer close(subDone)
+		for ev := range sub.Events() {
+			if ev.Type == EventCheckpoint {
+				resolved.Store(ev.Resolved.WallTime)
+			}
+		}
+	}()
+	stopSampling := make(chan struct{})
+	samplingDone := make(chan struct{})
+	go func() {
+		defer close(samplingDone)
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		// Let the writers start.
+		time.Sleep(10 * time.Millisecond)
+		for {
+			select {
+			case <-stopSampling:
+				return
+			case <-tick.C:
+			}
+			now := time.Now().UnixNano()
+			var floor float64
+			e.inflight.Lock()
+			if len(e.inflight.queue) > 0 {
+				floor = float64(now-e.inflight.queue[0].ts.WallTime) / 1e6
+			}
+			e.inflight.Unlock()
+			lags = append(lags, float64(now-resolved.Load())/1e6)
+			floors = append(floors, floor)
+		}
+	}()
+	rate = runWriters(b, e, writers, d, seed)
+	close(stopSampling)
+	<-samplingDone
+	sub.Close()
+	<-subDone
+	if err := sub.Err(); err != nil {
+		b.Fatal(err)
+	}
+	return lags, floors, rate
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return percentileOf(s, 0.5)
+}
+
+func benchCheckpointLag(b *testing.B, writers int) {
+	e := openBench(b, Options{})
+	tick := openBench(b, Options{CheckpointSpacing: -1})
+	const rounds = 8
+	d := benchSeconds() / rounds
+	var lags, floors, tickLags, tickFloors []float64
+	var withSub, without, tickRate []float64
+	for round := 0; round < rounds; round++ {
+		without = append(without, runWriters(b, e, writers, d, int64(3*round)))
+		l, f, r := lagPhase(b, e, writers, d, int64(3*round+1))
+		lags, floors, withSub = append(lags, l...), append(floors, f...), append(withSub, r)
+		l, f, r = lagPhase(b, tick, writers, d, int64(3*round+2))
+		tickLags, tickFloors, tickRate = append(tickLags, l...), append(tickFloors, f...), append(tickRate, r)
+	}
+	for _, x := range [][]float64{lags, floors, tickLags, tickFloors} {
+		sort.Float64s(x)
+	}
+	b.ReportMetric(percentileOf(lags, 0.5), "lag-p50-ms")
+	b.ReportMetric(percentileOf(lags, 0.99), "lag-p99-ms")
+	b.ReportMetric(lags[len(lags)-1], "lag-max-ms")
+	b.ReportMetric(percentileOf(floors, 0.5), "floor-p50-ms")
+	b.ReportMetric(percentileOf(floors, 0.99), "floor-p99-ms")
+	b.ReportMetric(percentileOf(tickLags, 0.5), "tick-lag-p50-ms")
+	b.ReportMetric(percentileOf(tickLags, 0.99), "tick-lag-p99-ms")
+	b.ReportMetric(tickLags[len(tickLags)-1], "tick-lag-max-ms")
+	b.ReportMetric(percentileOf(tickFloors, 0.99), "tick-floor-p99-ms")
+	b.ReportMetric(median(withSub), "commits/s")
+	b.ReportMetric(median(without), "nosub-commits/s")
+	b.ReportMetric(median(tickRate), "tick-commits/s")
+}
