@@ -54,7 +54,11 @@ func TestStartRejectsFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--store=type=mem"}, "secure mode"},
+		{[]string{"--store=type=mem", "--certs-dir=" + t.TempDir(), "--listen-addr=127.0.0.1:0", "--http-addr=127.0.0.1:0"},
+			"loading the node's certificates"},
+		{[]string{"--insecure", "--cache=lots"}, "--cache=lots: not a size"},
+		{[]string{"--insecure", "--cache=95%"}, "at most 90%"},
+		{[]string{"--insecure", "--password-method=md5"}, "unknown password method"},
 		{[]string{"--insecure", "--virtualized"}, "not supported yet"},
 		{[]string{"--insecure", "--virtualized-empty"}, "not supported yet"},
 		{[]string{"--insecure", "--virtualized", "--virtualized-empty"}, "mutually exclusive"},
@@ -166,5 +170,45 @@ func TestStartAndStop(t *testing.T) {
 	}
 	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
 		t.Errorf("pid file left behind: %v", err)
+	}
+}
+
+func TestParseCacheSize(t *testing.T) {
+	const gib = int64(1) << 30
+	memory := func() (int64, error) { return 16 * gib, nil }
+	for _, tc := range []struct {
+		in   string
+		want int64
+		err  string
+	}{
+		{in: "25%", want: 4 * gib},
+		{in: ".25", want: 4 * gib},
+		{in: "0.5", want: 8 * gib},
+		{in: "12.5%", want: 2 * gib},
+		{in: "0.0001", want: minDefaultCache},
+		{in: "1GiB", want: gib},
+		{in: "512MiB", want: 512 << 20},
+		{in: "2GB", want: 2e9},
+		{in: "268435456", want: 268435456},
+		{in: "0%", err: "above 0"},
+		{in: "91%", err: "at most 90%"},
+		{in: "x%", err: "not a percentage"},
+		{in: "1KiB", err: "at least 1MiB"},
+		{in: "lots", err: "not a size"},
+	} {
+		got, err := parseCacheSize(tc.in, memory)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: got %d, %v; want error %q", tc.in, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%s: got %d, %v; want %d", tc.in, got, err, tc.want)
+		}
+	}
+	// The machine's memory is readable here, and the default is a real size.
+	if n, err := parseCacheSize(defaultCache, availableMemory); err != nil || n < minDefaultCache {
+		t.Errorf("default cache: %d %v", n, err)
 	}
 }

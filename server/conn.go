@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"runtime/debug"
 	"strings"
@@ -33,8 +34,14 @@ import (
 // processor owns the read loop: it closes the network connection to stop
 // it and waits for it before returning.
 type conn struct {
-	srv    *Server
+	srv *Server
+	// raw is the accepted TCP connection; nc is what the protocol runs
+	// over: raw, or the TLS connection on top of it once negotiated.
+	// Only the connection's goroutine changes nc; other goroutines
+	// (Server.Close) use raw.
+	raw    net.Conn
 	nc     net.Conn
+	tls    *tls.ConnectionState
 	rd     *msgReader
 	wb     writeBuffer
 	ctx    context.Context
@@ -46,6 +53,10 @@ type conn struct {
 	secret [4]byte
 	params startupParams
 	sess   Session
+	// user is what authentication learnt about the session's user.
+	user UserAuth
+	// routed is the name of the virtual cluster chosen at startup.
+	routed string
 
 	enc      *encoder
 	parseCtx parseContext
@@ -90,6 +101,7 @@ func (e errFatal) Unwrap() error { return e.error }
 func newConn(s *Server, nc net.Conn, pid uint32, secret [4]byte) *conn {
 	c := &conn{
 		srv:     s,
+		raw:     nc,
 		nc:      nc,
 		rd:      newMsgReader(nc, s.cfg.MaxMessageSize),
 		wb:      writeBuffer{w: nc, buf: make([]byte, 0, 4096)},

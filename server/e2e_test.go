@@ -41,6 +41,9 @@ func TestMain(m *testing.M) {
 	if testBinary.dir != "" {
 		_ = os.RemoveAll(testBinary.dir)
 	}
+	if fixtureRoot != "" {
+		_ = os.RemoveAll(fixtureRoot)
+	}
 	os.Exit(code)
 }
 
@@ -420,7 +423,7 @@ func TestE2EStartErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--store=type=mem"}, "secure mode"},
+		{[]string{"--store=type=mem", "--listen-addr=127.0.0.1:0", "--certs-dir=" + t.TempDir()}, "loading the node's certificates"},
 		{[]string{"--store=type=mem", "--insecure", "--virtualized"}, "--virtualized"},
 		{[]string{"--store=type=disk", "--insecure"}, "unknown store type"},
 		{[]string{"--store=type=mem", "--insecure", "--listen-addr=256.0.0.1:99999"}, "listening for SQL"},

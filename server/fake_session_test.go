@@ -61,6 +61,36 @@ type fakeEngine struct {
 	mu       sync.Mutex
 	sessions []*fakeSession
 	syncs    int
+	// users are the users of each fake cluster (by cluster name) besides
+	// root, an admin without password present everywhere; clusters lists
+	// the cluster names served besides "system".
+	users    map[string]map[string]UserAuth
+	clusters []string
+}
+
+// fakeCluster is one virtual cluster of a fakeEngine.
+type fakeCluster struct {
+	e    *fakeEngine
+	name string
+}
+
+func (c fakeCluster) Name() string { return c.name }
+
+func (c fakeCluster) LookupUser(_ context.Context, user string) (UserAuth, bool, error) {
+	if user == "root" {
+		return UserAuth{CanLogin: true, MayConnect: true, IsAdmin: true}, true, nil
+	}
+	c.e.mu.Lock()
+	defer c.e.mu.Unlock()
+	if user == "lookup-error" {
+		return UserAuth{}, false, pgerror.Newf(pgcode.Internal, "lookup failed")
+	}
+	u, ok := c.e.users[c.name][user]
+	return u, ok, nil
+}
+
+func (c fakeCluster) NewSession(ctx context.Context, args sql.SessionArgs) (Session, error) {
+	return c.e.open(ctx, args)
 }
 
 func (e *fakeEngine) open(_ context.Context, args sql.SessionArgs) (Session, error) {
@@ -91,9 +121,14 @@ func (e *fakeEngine) open(_ context.Context, args sql.SessionArgs) (Session, err
 	return s, nil
 }
 
-func (e *fakeEngine) route(cluster string) (OpenSession, error) {
+func (e *fakeEngine) route(cluster string) (Cluster, error) {
 	if cluster == "" || cluster == "system" {
-		return e.open, nil
+		return fakeCluster{e, "system"}, nil
+	}
+	for _, name := range e.clusters {
+		if name == cluster {
+			return fakeCluster{e, name}, nil
+		}
 	}
 	return nil, RoutingError(cluster)
 }

@@ -2,10 +2,12 @@ package server
 
 import (
 	"bytes"
+	"crypto/tls"
 	"sort"
 
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgcode"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgerror"
+	"github.com/cockroachdb/errors"
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/vcdb/vcdb/sql"
 )
@@ -14,15 +16,18 @@ import (
 // first ReadyForQuery:
 //
 //  1. Any number of SSLRequest / GSSENCRequest packets (at most one of
-//     each), answered 'N' (no TLS in insecure mode; the security issue
-//     answers 'S' and switches the connection to TLS here).
+//     each). GSSENCRequest is answered 'N'. SSLRequest is answered 'S'
+//     in secure mode, and the connection switches to TLS
+//     (Config.TLS) before anything else is read; 'N' in insecure mode.
 //  2. A CancelRequest ends the connection after cancelling the matching
 //     backend's statement; nothing is sent back (PostgreSQL's rule, so a
-//     guesser learns nothing).
-//  3. A protocol 3.x StartupMessage: parameters and options are parsed,
-//     newer minor versions and unknown _pq_ options are answered with
-//     NegotiateProtocolVersion, the virtual cluster is chosen (Router),
-//     the user authenticated (auth.go) and the session opened.
+//     guesser learns nothing). It is accepted with or without TLS, since
+//     the secret key authenticates it.
+//  3. A protocol 3.x StartupMessage: in secure mode only over TLS.
+//     Parameters and options are parsed, newer minor versions and
+//     unknown _pq_ options are answered with NegotiateProtocolVersion,
+//     the virtual cluster is chosen (Router), the user authenticated
+//     (auth.go) and the session opened.
 //  4. ParameterStatus for the session's reported settings,
 //     BackendKeyData, ReadyForQuery.
 //
@@ -44,13 +49,16 @@ func (c *conn) handshake() bool {
 				c.sendFatal(protocolViolation("unexpected encryption request"))
 				return false
 			}
-			if code == sslRequestCode {
-				sawSSL = true
-			} else {
+			if code == gssEncRequestCode {
 				sawGSS = true
+				c.wb.buf = append(c.wb.buf, 'N')
+				if c.wb.flush() != nil {
+					return false
+				}
+				continue
 			}
-			c.wb.buf = append(c.wb.buf, 'N')
-			if c.wb.flush() != nil {
+			sawSSL = true
+			if !c.startTLS() {
 				return false
 			}
 			continue
@@ -64,13 +72,68 @@ func (c *conn) handshake() bool {
 				"unsupported frontend protocol %d.%d: server supports 3.0 to 3.0", major, minor))
 			return false
 		}
+		if !c.srv.cfg.Insecure && c.tls == nil {
+			c.sendFatal(errSSLRequired)
+			return false
+		}
 		if err := c.startSession(minor, body[4:]); err != nil {
+			c.srv.metrics.failure(c.clusterName())
 			c.sendFatal(err)
 			return false
 		}
 		return true
 	}
 }
+
+// errSSLRequired refuses a plaintext StartupMessage on a secure server.
+var errSSLRequired = errors.WithHint(
+	pgerror.New(pgcode.InvalidAuthorizationSpecification,
+		"node is running secure mode, SSL connection required"),
+	"Connect with sslmode=verify-full and the cluster's CA certificate (sslrootcert), "+
+		"or start the node with --insecure for testing.")
+
+// startTLS answers an SSLRequest. In insecure mode it answers 'N' and the
+// client continues in the clear. In secure mode it answers 'S' and runs
+// the TLS handshake; the protocol then continues over TLS.
+func (c *conn) startTLS() bool {
+	if c.srv.cfg.Insecure || c.srv.cfg.TLS == nil {
+		c.wb.buf = append(c.wb.buf, 'N')
+		return c.wb.flush() == nil
+	}
+	// Bytes already buffered after the SSLRequest were sent in the clear
+	// before the client saw 'S': an attacker may have injected them
+	// (CVE-2021-23214), so they must not be taken as coming from the TLS
+	// peer.
+	if c.rd.buffered() > 0 {
+		c.sendFatal(errors.WithDetail(protocolViolation("received unencrypted data after SSL request"),
+			"This could be either a client-software bug or evidence of an attempted man-in-the-middle attack."))
+		return false
+	}
+	c.wb.buf = append(c.wb.buf, 'S')
+	if c.wb.flush() != nil {
+		return false
+	}
+	tc := tls.Server(c.raw, c.srv.cfg.TLS)
+	if err := tc.HandshakeContext(c.ctx); err != nil {
+		// The client learns why from its TLS alert (unknown CA, bad
+		// certificate); the server logs it because an operator may need
+		// to know that clients fail to connect.
+		if !isUnexpectedClose(err) {
+			c.srv.cfg.Logf("connection from %s: TLS handshake failed: %v", c.raw.RemoteAddr(), err)
+		}
+		return false
+	}
+	state := tc.ConnectionState()
+	c.tls = &state
+	c.nc = tc
+	c.rd = newMsgReader(tc, c.srv.cfg.MaxMessageSize)
+	c.wb.w = tc
+	return true
+}
+
+// clusterName is the name of the virtual cluster the connection was
+// routed to, or "" before routing.
+func (c *conn) clusterName() string { return c.routed }
 
 // startSession handles a StartupMessage's body (after the version).
 func (c *conn) startSession(minor uint32, body []byte) error {
@@ -89,14 +152,19 @@ func (c *conn) startSession(minor uint32, body []byte) error {
 			UnrecognizedOptions: sp.UnknownProtocolOptions,
 		})
 	}
-	open, err := c.srv.cfg.Route(sp.Cluster)
+	cl, err := c.srv.cfg.Route(sp.Cluster)
 	if err != nil {
 		return err
 	}
-	if err := c.authenticate(c.ctx, &sp); err != nil {
+	name := cl.Name()
+	c.routed = name
+	c.params = sp
+	user, err := c.authenticate(c.ctx, cl, &sp)
+	if err != nil {
 		return err
 	}
-	sess, err := open(c.ctx, sql.SessionArgs{
+	c.user = user
+	sess, err := cl.NewSession(c.ctx, sql.SessionArgs{
 		User:            sp.User,
 		Database:        sp.Database,
 		ApplicationName: sp.ApplicationName,
@@ -107,12 +175,8 @@ func (c *conn) startSession(minor uint32, body []byte) error {
 		return err
 	}
 	c.sess = sess
-	c.params = sp
-	cluster := sp.Cluster
-	if cluster == "" {
-		cluster = c.srv.cfg.DefaultCluster
-	}
-	c.cluster.Store(&cluster)
+	c.cluster.Store(&name)
+	c.srv.metrics.opened(name)
 	c.sendStatusParams()
 	c.sendNotices()
 	c.wb.send(&pgproto3.BackendKeyData{ProcessID: c.pid, SecretKey: c.secret[:]})
@@ -126,7 +190,7 @@ func (c *conn) startSession(minor uint32, body []byte) error {
 // value used when the session does not report one.
 func (c *conn) requiredStatusParams() []sql.StatusParam {
 	superuser := "off"
-	if c.params.User == "root" {
+	if c.user.IsAdmin {
 		superuser = "on"
 	}
 	return []sql.StatusParam{

@@ -104,26 +104,97 @@ func (r *MetricsRegistry) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	}
 }
 
-// WriteMetrics writes the wire server's metrics: open connections per
-// virtual cluster and connections accepted since start.
+// clusterCounters are the wire server's counters per virtual cluster.
+type clusterCounters struct {
+	mu sync.Mutex
+	m  map[string]*clusterCount
+}
+
+type clusterCount struct {
+	newConns, failures, authFailures int64
+}
+
+func (cc *clusterCounters) get(name string) *clusterCount {
+	if cc.m == nil {
+		cc.m = map[string]*clusterCount{}
+	}
+	c := cc.m[name]
+	if c == nil {
+		c = &clusterCount{}
+		cc.m[name] = c
+	}
+	return c
+}
+
+// opened counts a connection whose session started.
+func (cc *clusterCounters) opened(name string) {
+	cc.mu.Lock()
+	cc.get(name).newConns++
+	cc.mu.Unlock()
+}
+
+// failure counts a connection that was routed to name and then failed
+// to start. Failures before routing (unknown clusters included) are not
+// counted per cluster: a client must not be able to create labels.
+func (cc *clusterCounters) failure(name string) {
+	if name == "" {
+		return
+	}
+	cc.mu.Lock()
+	cc.get(name).failures++
+	cc.mu.Unlock()
+}
+
+// authFailure counts a failed login.
+func (cc *clusterCounters) authFailure(name string) {
+	cc.mu.Lock()
+	cc.get(name).authFailures++
+	cc.mu.Unlock()
+}
+
+// WriteMetrics writes the wire server's metrics, each with a tenant label
+// naming the virtual cluster: open connections, sessions started,
+// connections that failed after routing (authentication, unknown
+// database, ...), and failed logins.
 func (s *Server) WriteMetrics(w io.Writer) {
-	perCluster := map[string]int{}
+	conns := map[string]int64{}
 	s.mu.Lock()
 	for _, c := range s.mu.conns {
 		if name := c.cluster.Load(); name != nil {
-			perCluster[*name]++
+			conns[*name]++
 		}
 	}
 	s.mu.Unlock()
-	names := make([]string, 0, len(perCluster))
-	for name := range perCluster {
+	counts := map[string]clusterCount{}
+	s.metrics.mu.Lock()
+	for name, c := range s.metrics.m {
+		counts[name] = *c
+	}
+	s.metrics.mu.Unlock()
+	names := make([]string, 0, len(counts)+len(conns))
+	for name := range counts {
 		names = append(names, name)
 	}
-	sort.Strings(names)
-	fmt.Fprintf(w, "# HELP sql_conns Number of open SQL connections\n# TYPE sql_conns gauge\n")
-	for _, name := range names {
-		fmt.Fprintf(w, "sql_conns{tenant=%q} %d\n", name, perCluster[name])
+	for name := range conns {
+		if _, ok := counts[name]; !ok {
+			names = append(names, name)
+		}
 	}
-	fmt.Fprintf(w, "# HELP sql_new_conns Number of SQL connections accepted\n# TYPE sql_new_conns counter\n")
-	fmt.Fprintf(w, "sql_new_conns %d\n", s.newConns.Load())
+	sort.Strings(names)
+	family := func(name, typ, help string, value func(cluster string) int64) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+		for _, cluster := range names {
+			fmt.Fprintf(w, "%s{tenant=%q} %d\n", name, cluster, value(cluster))
+		}
+	}
+	family("sql_conns", "gauge", "Number of open SQL connections",
+		func(n string) int64 { return conns[n] })
+	family("sql_new_conns", "counter", "Number of SQL connections whose session started",
+		func(n string) int64 { return counts[n].newConns })
+	family("sql_conn_failures", "counter", "Number of SQL connections that failed to start after routing",
+		func(n string) int64 { return counts[n].failures })
+	family("sql_auth_failures", "counter", "Number of failed logins",
+		func(n string) int64 { return counts[n].authFailures })
+	fmt.Fprintf(w, "# HELP sql_accepted_conns Number of TCP connections accepted by the SQL listener\n# TYPE sql_accepted_conns counter\n")
+	fmt.Fprintf(w, "sql_accepted_conns %d\n", s.newConns.Load())
 }

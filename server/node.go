@@ -2,9 +2,10 @@ package server
 
 import (
 	"context"
-	"fmt"
+	"crypto/tls"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgcode"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgerror"
 	"github.com/cockroachdb/errors"
+	"github.com/vcdb/vcdb/certs"
 	"github.com/vcdb/vcdb/kv"
 	"github.com/vcdb/vcdb/sql"
 	"github.com/vcdb/vcdb/tenant"
@@ -28,9 +30,18 @@ type NodeConfig struct {
 	ListenAddr string
 	// HTTPAddr is the HTTP address.
 	HTTPAddr string
-	// Insecure serves without TLS and trusts user names. Secure mode
-	// comes with the security issue; StartNode refuses it until then.
+	// Insecure serves without TLS and trusts user names.
 	Insecure bool
+	// CertsDir holds ca.crt and node.crt/node.key (secure mode), and
+	// client.root.crt/.key for the printed URL.
+	CertsDir string
+	// PasswordMethod is how password users authenticate (secure mode).
+	PasswordMethod PasswordMethod
+	// AuthFailureDelay overrides DefaultAuthFailureDelay (tests).
+	AuthFailureDelay time.Duration
+	// CacheSize is the KV engine's block cache size in bytes; 0 means
+	// kv's default.
+	CacheSize int64
 	// DrainTimeout bounds how long Shutdown lets running statements
 	// finish; 0 means DefaultDrainTimeout.
 	DrainTimeout time.Duration
@@ -75,10 +86,14 @@ type Node struct {
 // and HTTP. When it returns without error the node accepts connections.
 // On error everything already started is stopped again.
 func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, retErr error) {
+	var tlsConfig *tls.Config
 	if !cfg.Insecure {
-		return nil, errors.WithHint(
-			errors.New("secure mode (TLS, certificates, passwords) is not available yet"),
-			"Start the node with --insecure; the security issue adds --certs-dir support.")
+		var err error
+		if tlsConfig, err = certs.LoadServerTLSConfig(cfg.CertsDir); err != nil {
+			return nil, errors.WithHint(errors.Wrap(err, "loading the node's certificates"),
+				"Create them with `vcdb cert create-ca` and `vcdb cert create-node` "+
+					"(see `vcdb cert --help`), or start with --insecure for testing.")
+		}
 	}
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = DefaultDrainTimeout
@@ -90,7 +105,7 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, retErr error) {
 		}
 	}()
 	var err error
-	n.engine, err = kv.Open(kv.Options{Dir: cfg.StoreDir, InMemory: cfg.InMemory})
+	n.engine, err = kv.Open(kv.Options{Dir: cfg.StoreDir, InMemory: cfg.InMemory, CacheSize: cfg.CacheSize})
 	if err != nil {
 		return nil, errors.Wrapf(err, "opening store %s", n.StorePath())
 	}
@@ -107,10 +122,12 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, retErr error) {
 		return nil, errors.Wrap(err, "listening for HTTP")
 	}
 	n.wire = NewServer(Config{
-		Route:          n.route,
-		DefaultCluster: SystemClusterName,
-		Insecure:       cfg.Insecure,
-		Logf:           cfg.Logf,
+		Route:            n.route,
+		Insecure:         cfg.Insecure,
+		TLS:              tlsConfig,
+		PasswordMethod:   cfg.PasswordMethod,
+		AuthFailureDelay: cfg.AuthFailureDelay,
+		Logf:             cfg.Logf,
 	})
 	n.metrics.Register("server", n.wire.WriteMetrics)
 	n.http = &http.Server{
@@ -159,9 +176,43 @@ func (n *Node) SQLAddr() net.Addr { return n.sqlLn.Addr() }
 // HTTPAddr is the address the HTTP listener is bound to.
 func (n *Node) HTTPAddr() net.Addr { return n.httpLn.Addr() }
 
-// SQLURL is the connection URL printed at start-up.
+// SQLURL is the connection URL printed at start-up: root with its client
+// certificate in secure mode (the files of the certs directory, which
+// `vcdb cert create-client root` creates), or sslmode=disable.
 func (n *Node) SQLURL() string {
-	return fmt.Sprintf("postgresql://root@%s/defaultdb?sslmode=disable", advertiseAddr(n.cfg.ListenAddr, n.SQLAddr()))
+	return n.sqlURL(nil)
+}
+
+// SystemSQLURL is SQLURL routed to the system virtual cluster explicitly
+// (printed when connections go to another VC by default).
+func (n *Node) SystemSQLURL() string {
+	return n.sqlURL(url.Values{"options": {"-c" + clusterOption + "=" + SystemClusterName}})
+}
+
+func (n *Node) sqlURL(q url.Values) string {
+	if q == nil {
+		q = url.Values{}
+	}
+	if n.cfg.Insecure {
+		q.Set("sslmode", "disable")
+	} else {
+		dir := n.cfg.CertsDir
+		if abs, err := filepath.Abs(dir); err == nil {
+			dir = abs
+		}
+		q.Set("sslmode", "verify-full")
+		q.Set("sslrootcert", filepath.Join(dir, certs.CACertFilename))
+		q.Set("sslcert", filepath.Join(dir, certs.ClientCertFilename(RootUser)))
+		q.Set("sslkey", filepath.Join(dir, certs.ClientKeyFilename(RootUser)))
+	}
+	u := url.URL{
+		Scheme:   "postgresql",
+		User:     url.User(RootUser),
+		Host:     advertiseAddr(n.cfg.ListenAddr, n.SQLAddr()),
+		Path:     "/defaultdb",
+		RawQuery: q.Encode(),
+	}
+	return u.String()
 }
 
 // HTTPURL is the base URL of the HTTP endpoints.
@@ -208,9 +259,9 @@ func (n *Node) Metrics() *MetricsRegistry { return n.metrics }
 // route implements Router for a single physical cluster whose only
 // virtual cluster is the system VC (the virtual-cluster issue replaces it
 // with a lookup in tenant.Registry and the default-target setting).
-func (n *Node) route(cluster string) (OpenSession, error) {
+func (n *Node) route(cluster string) (Cluster, error) {
 	if cluster == "" || cluster == SystemClusterName {
-		return SQLServerSessions(n.sql), nil
+		return SQLCluster(n.sql, SystemClusterName), nil
 	}
 	return nil, RoutingError(cluster)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/binary"
 	"log"
 	"net"
@@ -18,11 +19,21 @@ import (
 type Config struct {
 	// Route chooses the virtual cluster of each new connection.
 	Route Router
-	// DefaultCluster names the virtual cluster of connections that name
-	// none (for metrics labels and logs).
-	DefaultCluster string
-	// Insecure accepts connections without TLS and trusts the user name.
+	// Insecure accepts connections without TLS and trusts the user name
+	// (SSLRequest is answered 'N'). Otherwise TLS must be set: every
+	// connection must negotiate TLS before its StartupMessage and
+	// authenticate with a client certificate or a password.
 	Insecure bool
+	// TLS is the server's TLS configuration in secure mode
+	// (certs.LoadServerTLSConfig).
+	TLS *tls.Config
+	// PasswordMethod is how password users authenticate in secure mode:
+	// PasswordSCRAM (the default) or PasswordCleartext.
+	PasswordMethod PasswordMethod
+	// AuthFailureDelay is the pause before a failed login is answered,
+	// against password guessing; the actual delay is drawn between it
+	// and twice it. 0 means DefaultAuthFailureDelay; negative disables it.
+	AuthFailureDelay time.Duration
 	// MaxMessageSize bounds a message body; 0 means
 	// DefaultMaxMessageSize.
 	MaxMessageSize int
@@ -52,6 +63,12 @@ type Server struct {
 	newConns atomic.Int64
 	// draining mirrors mu.draining for the connections' hot path.
 	draining atomic.Bool
+	// mockSecret seeds the salts of the mock SCRAM exchange for unknown
+	// users, so that a client cannot tell an unknown user from a known
+	// one by the salt (it is stable per user for the server's life).
+	mockSecret [32]byte
+	// metrics are the per-virtual-cluster counters.
+	metrics clusterCounters
 
 	mu struct {
 		sync.Mutex
@@ -61,7 +78,9 @@ type Server struct {
 	}
 }
 
-// NewServer returns a server; call Serve with a listener.
+// NewServer returns a server; call Serve with a listener. A secure
+// configuration (Insecure false) needs TLS; Serve refuses to start
+// without it.
 func NewServer(cfg Config) *Server {
 	if cfg.StartupTimeout == 0 {
 		cfg.StartupTimeout = time.Minute
@@ -69,7 +88,15 @@ func NewServer(cfg Config) *Server {
 	if cfg.Logf == nil {
 		cfg.Logf = log.Printf
 	}
+	if cfg.AuthFailureDelay == 0 {
+		cfg.AuthFailureDelay = DefaultAuthFailureDelay
+	}
 	s := &Server{cfg: cfg, drainCh: make(chan struct{})}
+	if _, err := rand.Read(s.mockSecret[:]); err != nil {
+		// crypto/rand does not fail on supported platforms (Go 1.24+
+		// crashes the program instead of returning an error).
+		panic(err)
+	}
 	s.ctx, s.cancel = context.WithCancelCause(context.Background())
 	s.mu.conns = map[uint32]*conn{}
 	s.mu.listeners = map[net.Listener]struct{}{}
@@ -82,6 +109,10 @@ var ErrServerDraining = errors.New("server is draining")
 // Serve accepts connections on ln until Drain or Close, and returns
 // ErrServerDraining then (or the accept error that stopped it).
 func (s *Server) Serve(ln net.Listener) error {
+	if !s.cfg.Insecure && s.cfg.TLS == nil {
+		_ = ln.Close()
+		return errors.New("secure mode needs a TLS configuration (certificates) or Insecure")
+	}
 	s.mu.Lock()
 	if s.mu.draining {
 		s.mu.Unlock()
@@ -157,11 +188,13 @@ func (s *Server) runConn(c *conn) {
 		c.cancel(errClientGone)
 		_ = c.nc.Close()
 	}()
-	_ = c.nc.SetDeadline(time.Now().Add(s.cfg.StartupTimeout))
+	// The deadline is set on the TCP connection, under TLS, so it bounds
+	// the TLS handshake too.
+	_ = c.raw.SetDeadline(time.Now().Add(s.cfg.StartupTimeout))
 	if !c.handshake() {
 		return
 	}
-	_ = c.nc.SetDeadline(time.Time{})
+	_ = c.raw.SetDeadline(time.Time{})
 	c.serve()
 }
 
@@ -250,7 +283,10 @@ func (s *Server) Close() {
 	}
 	s.mu.Lock()
 	for _, c := range s.mu.conns {
-		_ = c.nc.Close()
+		// raw, not nc: nc changes to the TLS connection during the
+		// handshake, on the connection's goroutine. Closing the TCP
+		// connection ends the TLS one as well.
+		_ = c.raw.Close()
 	}
 	s.mu.Unlock()
 	<-done

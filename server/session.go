@@ -45,19 +45,68 @@ type Session interface {
 	ExtraFloatDigits() int32
 }
 
-// OpenSession opens a session of one virtual cluster for an authenticated
-// user. It is called from the connection's goroutine during startup.
-type OpenSession func(ctx context.Context, args sql.SessionArgs) (Session, error)
+// Cluster is the SQL service of one virtual cluster as a connection sees
+// it once routed: who may log in, and sessions. *sql.Server implements it
+// through SQLCluster; tests use a scripted one (fake_session_test.go).
+// Every method is called from the connection's goroutine during startup
+// and must be safe for concurrent use by many connections.
+type Cluster interface {
+	// Name is the virtual cluster's name ("system", "main", ...).
+	Name() string
+	// LookupUser reads what authentication needs to know about a user of
+	// this virtual cluster; found is false for an unknown user.
+	LookupUser(ctx context.Context, user string) (info UserAuth, found bool, err error)
+	// NewSession opens a session for an authenticated user.
+	NewSession(ctx context.Context, args sql.SessionArgs) (Session, error)
+}
 
-// SQLServerSessions adapts a *sql.Server to OpenSession.
-func SQLServerSessions(s *sql.Server) OpenSession {
-	return func(ctx context.Context, args sql.SessionArgs) (Session, error) {
-		sess, err := s.NewSession(ctx, args)
-		if err != nil {
-			return nil, err
-		}
-		return sess, nil
+// UserAuth is what authentication needs to know about a user of the routed
+// virtual cluster (from sql.UserInfo).
+type UserAuth struct {
+	// CanLogin is the LOGIN option (false for roles).
+	CanLogin bool
+	// MayConnect is true when the user may log in to this virtual
+	// cluster: any login user of an application VC; for the system VC
+	// only admins and holders of a system privilege (contract §2).
+	MayConnect bool
+	// PasswordVerifier is the stored SCRAM-SHA-256 verifier, "" when the
+	// user has no password.
+	PasswordVerifier string
+	// IsAdmin reports root and members of the admin role (the
+	// is_superuser ParameterStatus).
+	IsAdmin bool
+}
+
+// SQLCluster adapts a *sql.Server (one virtual cluster's SQL service) to
+// Cluster.
+func SQLCluster(s *sql.Server, name string) Cluster { return sqlCluster{s, name} }
+
+type sqlCluster struct {
+	s    *sql.Server
+	name string
+}
+
+func (c sqlCluster) Name() string { return c.name }
+
+func (c sqlCluster) LookupUser(ctx context.Context, user string) (UserAuth, bool, error) {
+	info, found, err := c.s.LookupUser(ctx, user)
+	if err != nil || !found {
+		return UserAuth{}, found, err
 	}
+	return UserAuth{
+		CanLogin:         info.CanLogin,
+		MayConnect:       mayConnectTODO(info, c.name),
+		PasswordVerifier: info.PasswordVerifier,
+		IsAdmin:          info.IsAdmin,
+	}, true, nil
+}
+
+func (c sqlCluster) NewSession(ctx context.Context, args sql.SessionArgs) (Session, error) {
+	sess, err := c.s.NewSession(ctx, args)
+	if err != nil {
+		return nil, err
+	}
+	return sess, nil
 }
 
 // Router finds the virtual cluster a connection asked for. cluster is the
@@ -65,4 +114,10 @@ func SQLServerSessions(s *sql.Server) OpenSession {
 // "cluster:NAME" prefix, or "" when the client named none (the default
 // target cluster). An unknown or stopped cluster gives an error with SQLSTATE
 // 08000 (see RoutingError); the connection is then refused during startup.
-type Router func(cluster string) (OpenSession, error)
+type Router func(cluster string) (Cluster, error)
+
+// mayConnectTODO stands in for sql.UserInfo.MayConnect until the sql
+// package provides it (phase-2 contract).
+func mayConnectTODO(info sql.UserInfo, cluster string) bool {
+	return info.IsAdmin || cluster != SystemClusterName
+}

@@ -27,8 +27,9 @@ func startTestServer(t testing.TB, eng *fakeEngine, cfg Config) (*Server, string
 	if cfg.Route == nil {
 		cfg.Route = eng.route
 	}
-	cfg.Insecure = true
-	cfg.DefaultCluster = "system"
+	if cfg.TLS == nil {
+		cfg.Insecure = true
+	}
 	cfg.Logf = t.Logf
 	srv := NewServer(cfg)
 	done := make(chan error, 1)
@@ -68,7 +69,7 @@ func TestWire(t *testing.T) {
 	t.Cleanup(leaktest.AfterTest(t))
 	datadriven.Walk(t, "../testdata/server/wire", func(t *testing.T, path string) {
 		srv, addr := startTestServer(t, &fakeEngine{}, Config{MaxMessageSize: 1 << 16})
-		runWireScript(t, path, srv, addr)
+		runWireScript(t, path, srv, addr, nil)
 	})
 }
 
@@ -84,11 +85,13 @@ func TestWireSQL(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer node.Close()
-		runWireScript(t, path, node.wire, node.SQLAddr().String())
+		runWireScript(t, path, node.wire, node.SQLAddr().String(), nil)
 	})
 }
 
-func runWireScript(t *testing.T, path string, srv *Server, addr string) {
+// runWireScript runs one wire script; f (nil for insecure servers) gives
+// the directives of TestAuth their certificates.
+func runWireScript(t *testing.T, path string, srv *Server, addr string, f *authFixture) {
 	{
 		clients := map[string]*wireClient{}
 		defer func() {
@@ -167,6 +170,39 @@ func runWireScript(t *testing.T, path string, srv *Server, addr string) {
 						d.Fatalf(t, "%s: %v", line, err)
 					}
 					c.fe.Send(msg)
+				}
+				if err := c.fe.Flush(); err != nil {
+					return fmt.Sprintf("send failed: %v", err)
+				}
+				return ""
+			case "login":
+				if f == nil {
+					d.Fatalf(t, "login needs a secure server")
+				}
+				return f.login(t, srv, addr, d)
+			case "tls":
+				c := get(d)
+				var cert string
+				d.MaybeScanArgs(t, "cert", &cert)
+				if f == nil {
+					d.Fatalf(t, "tls needs a secure server")
+				}
+				b, err := c.startTLSClient(f.clientTLS(t, cert))
+				if err != nil {
+					return fmt.Sprintf("answer %q, TLS handshake failed: %v", b, err)
+				}
+				return fmt.Sprintf("answer %q", b)
+			case "sasl-initial", "sasl-response", "password-message":
+				c := get(d)
+				switch d.Cmd {
+				case "sasl-initial":
+					mech := "SCRAM-SHA-256"
+					d.MaybeScanArgs(t, "mechanism", &mech)
+					c.fe.Send(&pgproto3.SASLInitialResponse{AuthMechanism: mech, Data: []byte(d.Input)})
+				case "sasl-response":
+					c.fe.Send(&pgproto3.SASLResponse{Data: []byte(d.Input)})
+				default:
+					c.fe.Send(&pgproto3.PasswordMessage{Password: d.Input})
 				}
 				if err := c.fe.Flush(); err != nil {
 					return fmt.Sprintf("send failed: %v", err)
@@ -269,7 +305,10 @@ func (c *wireClient) receiveStartup(verbose bool) string {
 			out.WriteByte('\n')
 		}
 		switch msg.(type) {
-		case *pgproto3.ReadyForQuery, *pgproto3.ErrorResponse:
+		case *pgproto3.ReadyForQuery, *pgproto3.ErrorResponse,
+			// Authentication requests wait for the client's answer.
+			*pgproto3.AuthenticationSASL, *pgproto3.AuthenticationSASLContinue,
+			*pgproto3.AuthenticationCleartextPassword:
 			return out.String()
 		}
 	}
@@ -299,6 +338,11 @@ func (c *wireClient) receiveUntil(t *testing.T, types ...string) string {
 // of errors.
 func formatBackend(msg pgproto3.BackendMessage) string {
 	switch m := msg.(type) {
+	case *pgproto3.AuthenticationSASLContinue:
+		// The nonce and salt are random; print their shape.
+		return `{"Type":"AuthenticationSASLContinue","Data":"` + scramShape(string(m.Data)) + `"}`
+	case *pgproto3.AuthenticationSASLFinal:
+		return `{"Type":"AuthenticationSASLFinal","Data":"` + scramShape(string(m.Data)) + `"}`
 	case *pgproto3.BackendKeyData:
 		return fmt.Sprintf(`{"Type":"BackendKeyData","ProcessID":%d,"SecretKey":"(%d bytes)"}`, m.ProcessID, len(m.SecretKey))
 	case *pgproto3.ErrorResponse:
@@ -427,4 +471,22 @@ func (s *Server) statementState(pid uint32) string {
 		return "cancelled"
 	}
 	return "running"
+}
+
+// scramShape prints a SCRAM server message with its random values replaced
+// by their length: r=(nonce of 48 chars),s=(salt of 24 chars),i=10610.
+func scramShape(msg string) string {
+	parts := strings.Split(msg, ",")
+	for i, p := range parts {
+		k, v, _ := strings.Cut(p, "=")
+		switch k {
+		case "r":
+			parts[i] = fmt.Sprintf("r=(nonce of %d chars)", len(v))
+		case "s":
+			parts[i] = fmt.Sprintf("s=(salt of %d chars)", len(v))
+		case "v":
+			parts[i] = fmt.Sprintf("v=(signature of %d chars)", len(v))
+		}
+	}
+	return strings.Join(parts, ",")
 }
