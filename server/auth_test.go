@@ -75,7 +75,9 @@ func makeAuthFixture() (*authFixture, error) {
 	expiredOpts := opts
 	expiredOpts.Lifetime = 24 * time.Hour
 	for _, step := range []func() error{
-		func() error { return certs.CreateCA(f.dir, caKey, certs.Options{KeySize: 1024, Now: opts.Now, Lifetime: 10 * 365 * 24 * time.Hour}) },
+		func() error {
+			return certs.CreateCA(f.dir, caKey, certs.Options{KeySize: 1024, Now: opts.Now, Lifetime: 10 * 365 * 24 * time.Hour})
+		},
 		func() error { return certs.CreateNode(f.dir, caKey, []string{"localhost"}, opts) },
 		func() error { return certs.CreateClient(f.dir, caKey, "root", opts) },
 		func() error { return certs.CreateClient(f.dir, caKey, "alice", opts) },
