@@ -131,6 +131,10 @@ type SessionAPI interface {
 	Sync(ctx context.Context) error
 	// Close aborts any open transaction and releases the session.
 	Close()
+	// Done is closed when the session's VC service stops (STOP SERVICE or
+	// shutdown): the wire server must then end the connection, sending
+	// the 57P01 error every later call returns, and Close the session.
+	Done() <-chan struct{}
 }
 
 // UserInfo is what authentication needs to know about a user of the VC
@@ -145,4 +149,11 @@ type UserInfo struct {
 	// IsAdmin is true for root and for members (direct or indirect) of the
 	// admin role.
 	IsAdmin bool
+	// MayConnect is true when the user may log in to THIS VC: any user
+	// with LOGIN for an application VC (and for the system VC of a
+	// cluster that is not virtualized); for the system VC of a
+	// virtualized cluster only admins and holders of REPLICATION,
+	// REPLICATIONSOURCE, REPLICATIONDEST, MANAGEVIRTUALCLUSTER or
+	// VIEWSYSTEMDATA (directly or through a role).
+	MayConnect bool
 }

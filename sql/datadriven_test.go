@@ -8,8 +8,11 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgcode"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgerror"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/sem/tree"
 	"github.com/cockroachdb/crlib/testutils/leaktest"
@@ -18,25 +21,45 @@ import (
 	"github.com/vcdb/vcdb/tenant"
 )
 
-// TestDataDriven runs the SQL behaviour tests in testdata/sql. Directives:
+// TestDataDriven runs the SQL behaviour tests in testdata/sql. Every file
+// gets a fresh in-memory store and a Host on it (a cluster that is not
+// virtualized until a file creates VCs). Directives:
 //
-//	exec [session=NAME]            run the statements of the input (several
+//	exec [session=NAME] [vc=VC] [user=USER]
+//	                               run the statements of the input (several
 //	                               allowed, split by the parser); print each
 //	                               one's command tag, or its error
-//	query [session=NAME] [colnames] [rowsort]
+//	query [session=NAME] [vc=VC] [user=USER] [colnames] [rowsort]
 //	                               run one query; print its rows (values
 //	                               separated by " | ", NULL as NULL), or its
 //	                               error
-//	let $NAME [session=NAME]       run a query returning one value and
+//	let $NAME [session=...]        run a query returning one value and
 //	                               substitute it for $NAME in later inputs
-//	status [session=NAME]          print the ReadyForQuery status byte
+//	status [session=...]           print the ReadyForQuery status byte
+//	restart                        close the Host (and every session) and
+//	                               start a new one on the same store
+//	initialize mode=M              Host.Initialize (plain, virtualized,
+//	                               virtualized-empty)
+//	host                           print the default target cluster, the
+//	                               running services and whether the
+//	                               cluster is virtualized
+//	lookup-user vc=VC user=USER    print what authentication sees
+//	kv-keys id=N                   scan VC N's span in KV as of now; print
+//	                               how many keys it holds and check that
+//	                               every one carries VC N's prefix
+//	kv-versions id=N               count every MVCC version in VC N's span
+//	drop-job pause|resume          hold the background drop job before it
+//	                               clears a VC (to observe "dropping")
+//	wait-dropped id=N              wait (bounded) until the drop job has
+//	                               cleared VC N
 //
-// Decimal HLC timestamps in the output (which differ per run) print as
-// <hlc>.
-// Errors print as "error: <SQLSTATE> <message>" followed by DETAIL and HINT
-// lines when the error has them; notices as "notice: <message>". Every file
-// gets a fresh in-memory store and VC; sessions are created on first use
-// with user root and database defaultdb.
+// Sessions are created on first use, as USER (default root) of VC (default
+// system) in database defaultdb, and named by session= or else by VC and
+// USER. A session terminated by STOP SERVICE reports its error once and is
+// then forgotten, so the next use reconnects. Decimal HLC timestamps in
+// the output (which differ per run) print as <hlc>. Errors print as
+// "error: <SQLSTATE> <message>" followed by DETAIL and HINT lines when the
+// error has them; notices as "notice: <message>".
 func TestDataDriven(t *testing.T) {
 	defer leaktest.AfterTest(t)()
 	datadriven.Walk(t, filepath.Join("..", "testdata", "sql"), func(t *testing.T, path string) {
@@ -49,9 +72,13 @@ func TestDataDriven(t *testing.T) {
 type testHarness struct {
 	t        *testing.T
 	engine   *kv.Engine
-	srv      *Server
+	host     *Host
 	sessions map[string]*Session
 	vars     map[string]string
+
+	// dropGate, when non-nil, holds the drop job until it is closed.
+	dropMu   sync.Mutex
+	dropGate chan struct{}
 }
 
 func newTestHarness(t *testing.T) *testHarness {
@@ -59,38 +86,98 @@ func newTestHarness(t *testing.T) *testHarness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := NewServer(context.Background(), Config{KV: e, TenantID: tenant.SystemID})
+	h := &testHarness{t: t, engine: e, sessions: map[string]*Session{}, vars: map[string]string{}}
+	h.startHost()
+	return h
+}
+
+func (h *testHarness) startHost() {
+	host, err := NewHost(context.Background(), HostConfig{
+		KV:          h.engine,
+		StopTimeout: 5 * time.Second,
+		Knobs:       HostKnobs{BeforeDropClear: h.beforeDropClear},
+	})
 	if err != nil {
-		t.Fatal(err)
+		h.t.Fatal(err)
 	}
-	return &testHarness{t: t, engine: e, srv: srv, sessions: map[string]*Session{}, vars: map[string]string{}}
+	h.host = host
+}
+
+func (h *testHarness) beforeDropClear(ctx context.Context, _ tenant.ID) {
+	h.dropMu.Lock()
+	gate := h.dropGate
+	h.dropMu.Unlock()
+	if gate == nil {
+		return
+	}
+	select {
+	case <-gate:
+	case <-ctx.Done():
+	}
+}
+
+func (h *testHarness) closeSessions() {
+	for name, s := range h.sessions {
+		s.Close()
+		delete(h.sessions, name)
+	}
 }
 
 func (h *testHarness) close() {
-	for _, s := range h.sessions {
-		s.Close()
+	h.closeSessions()
+	h.dropMu.Lock()
+	if h.dropGate != nil {
+		close(h.dropGate)
+		h.dropGate = nil
 	}
-	h.srv.Close()
+	h.dropMu.Unlock()
+	h.host.Close(context.Background())
 	if err := h.engine.Close(); err != nil {
 		h.t.Fatal(err)
 	}
 }
 
-func (h *testHarness) session(d *datadriven.TestData) *Session {
+// session returns the session a directive names, creating it on first
+// use.
+func (h *testHarness) session(d *datadriven.TestData) (*Session, string, error) {
+	vc, user := tenant.SystemName, "root"
+	if d.HasArg("vc") {
+		d.ScanArgs(h.t, "vc", &vc)
+	}
+	if d.HasArg("user") {
+		d.ScanArgs(h.t, "user", &user)
+	}
 	name := "default"
-	if d.HasArg("session") {
+	switch {
+	case d.HasArg("session"):
 		d.ScanArgs(h.t, "session", &name)
+	case d.HasArg("vc") || d.HasArg("user"):
+		name = vc + "/" + user
 	}
-	s, ok := h.sessions[name]
+	if s, ok := h.sessions[name]; ok {
+		return s, name, nil
+	}
+	srv, ok := h.host.Lookup(vc)
 	if !ok {
-		var err error
-		s, err = h.srv.NewSession(context.Background(), SessionArgs{User: "root", Database: "defaultdb"})
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		h.sessions[name] = s
+		return nil, name, pgerror.Newf(pgcode.ConnectionException, "service unavailable for target tenant (%s)", vc)
 	}
-	return s
+	s, err := srv.NewSession(context.Background(), SessionArgs{User: user, Database: "defaultdb"})
+	if err != nil {
+		return nil, name, err
+	}
+	h.sessions[name] = s
+	return s, name, nil
+}
+
+// forgetIfTerminated drops a session its server terminated, after the
+// directive reported its error.
+func (h *testHarness) forgetIfTerminated(name string, s *Session) {
+	select {
+	case <-s.Done():
+		s.Close()
+		delete(h.sessions, name)
+	default:
+	}
 }
 
 func (h *testHarness) substitute(input string) string {
@@ -116,7 +203,128 @@ func (h *testHarness) run(t *testing.T, d *datadriven.TestData) string {
 
 func (h *testHarness) runDirective(t *testing.T, d *datadriven.TestData) string {
 	ctx := context.Background()
-	s := h.session(d)
+	switch d.Cmd {
+	case "exec", "query", "let", "status":
+		s, name, err := h.session(d)
+		if err != nil {
+			return formatError(err)
+		}
+		defer h.forgetIfTerminated(name, s)
+		return h.runSQL(ctx, t, d, s)
+	case "restart":
+		h.closeSessions()
+		h.host.Close(ctx)
+		h.startHost()
+		return "ok\n"
+	case "initialize":
+		var mode string
+		d.ScanArgs(t, "mode", &mode)
+		m := map[string]InitMode{"plain": InitPlain, "virtualized": InitVirtualized, "virtualized-empty": InitVirtualizedEmpty}[mode]
+		if err := h.host.Initialize(ctx, m); err != nil {
+			return formatError(err)
+		}
+		return "ok\n"
+	case "host":
+		var names []string
+		for _, id := range h.host.Registry().Running() {
+			svc, _ := h.host.Registry().LookupID(id)
+			names = append(names, svc.(*Server).TenantName())
+		}
+		sort.Strings(names)
+		return fmt.Sprintf("default target: %s\nrunning: %s\nvirtualized: %t\n",
+			h.host.DefaultTargetCluster(), strings.Join(names, ", "), h.host.Virtualized())
+	case "lookup-user":
+		var vc, user string
+		d.ScanArgs(t, "vc", &vc)
+		d.ScanArgs(t, "user", &user)
+		srv, ok := h.host.Lookup(vc)
+		if !ok {
+			return fmt.Sprintf("no service for %s\n", vc)
+		}
+		info, found, err := srv.LookupUser(ctx, user)
+		if err != nil {
+			return formatError(err)
+		}
+		if !found {
+			return "not found\n"
+		}
+		return fmt.Sprintf("login=%t admin=%t may-connect=%t password=%t\n",
+			info.CanLogin, info.IsAdmin, info.MayConnect, info.PasswordVerifier != "")
+	case "kv-keys":
+		id := h.scanID(t, d)
+		span := kv.Span{Key: tenant.Prefix(id), EndKey: tenant.PrefixEnd(id)}
+		n := 0
+		for {
+			res, err := h.engine.Scan(ctx, span, h.engine.Clock().Now(), kv.ScanOptions{MaxRows: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, kvp := range res.KVs {
+				got, _, err := tenant.DecodePrefix(kvp.Key)
+				if err != nil || got != id {
+					return fmt.Sprintf("key %x of tenant %d in the span of tenant %d (%v)\n", kvp.Key, got, id, err)
+				}
+				n++
+			}
+			if res.ResumeSpan == nil {
+				break
+			}
+			span = *res.ResumeSpan
+		}
+		return fmt.Sprintf("%d keys, all of tenant %d\n", n, id)
+	case "kv-versions":
+		id := h.scanID(t, d)
+		n := 0
+		err := h.engine.Export(ctx, kv.Span{Key: tenant.Prefix(id), EndKey: tenant.PrefixEnd(id)},
+			kv.Timestamp{}, h.engine.Clock().Now(), func(kv.Version) error { n++; return nil })
+		if err != nil {
+			return formatError(err)
+		}
+		return fmt.Sprintf("%d versions\n", n)
+	case "drop-job":
+		h.dropMu.Lock()
+		defer h.dropMu.Unlock()
+		switch d.CmdArgs[0].Key {
+		case "pause":
+			if h.dropGate == nil {
+				h.dropGate = make(chan struct{})
+			}
+		case "resume":
+			if h.dropGate != nil {
+				close(h.dropGate)
+				h.dropGate = nil
+			}
+		}
+		return "ok\n"
+	case "wait-dropped":
+		id := h.scanID(t, d)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			rec, err := h.host.Store().Get(ctx, nil, id)
+			if err != nil {
+				return formatError(err)
+			}
+			if rec.DataState == tenant.DataStateDropped {
+				return "dropped\n"
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: VC %d still %s", d.Pos, id, rec.DataState)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	t.Fatalf("%s: unknown directive %s", d.Pos, d.Cmd)
+	return ""
+}
+
+func (h *testHarness) scanID(t *testing.T, d *datadriven.TestData) tenant.ID {
+	var id int
+	d.ScanArgs(t, "id", &id)
+	return tenant.ID(id)
+}
+
+// runSQL runs exec, query, let and status.
+func (h *testHarness) runSQL(ctx context.Context, t *testing.T, d *datadriven.TestData, s *Session) string {
 	input := h.substitute(d.Input)
 	var out strings.Builder
 	switch d.Cmd {
@@ -177,7 +385,6 @@ func (h *testHarness) runDirective(t *testing.T, d *datadriven.TestData) string 
 	case "status":
 		return fmt.Sprintf("%c\n", s.TxnStatus())
 	}
-	t.Fatalf("%s: unknown directive %s", d.Pos, d.Cmd)
 	return ""
 }
 

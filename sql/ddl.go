@@ -6,6 +6,7 @@ import (
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/parser"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgcode"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgerror"
+	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/privilege"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/sem/tree"
 	"github.com/vcdb/vcdb/kv"
 	"github.com/vcdb/vcdb/sql/catalog"
@@ -16,6 +17,9 @@ func (d *ddl) execCreateDatabase(ctx context.Context, cd *tree.CreateDatabase) e
 	name := string(cd.Name)
 	if name == "" {
 		return pgerror.Newf(pgcode.InvalidName, "empty database name")
+	}
+	if pr := d.p.principal(); !pr.Admin && !pr.CreateDB {
+		return pgerror.Newf(pgcode.InsufficientPrivilege, "permission denied to create database")
 	}
 	if d.snap.DatabaseByName(name) != nil {
 		if cd.IfNotExists {
@@ -32,7 +36,7 @@ func (d *ddl) execCreateDatabase(ctx context.Context, cd *tree.CreateDatabase) e
 		return err
 	}
 	if err := d.descs.WriteDescriptor(ctx, &catalog.Descriptor{Database: &catalog.Database{
-		ID: dbID, Name: name, Owner: d.s.data.user,
+		ID: dbID, Name: name, Owner: d.s.data.user, Privileges: catalog.DefaultDatabasePrivileges(d.s.data.user),
 	}}); err != nil {
 		return err
 	}
@@ -51,6 +55,9 @@ func (d *ddl) execDropDatabase(ctx context.Context, dd *tree.DropDatabase) error
 			return nil
 		}
 		return pgerror.Newf(pgcode.InvalidCatalogName, "database %q does not exist", name)
+	}
+	if err := d.p.requireDatabasePrivilege(db, privilege.DROP); err != nil {
+		return err
 	}
 	tables := d.snap.Tables(db.ID, 0)
 	if dd.DropBehavior == tree.DropRestrict && len(tables) > 0 {
@@ -103,6 +110,9 @@ func (d *ddl) execDropTable(ctx context.Context, dt *tree.DropTable) error {
 			}
 			return err
 		}
+		if err := d.p.requireTablePrivileges(t, privilege.DROP); err != nil {
+			return err
+		}
 		if err := d.dropTable(ctx, t); err != nil {
 			return err
 		}
@@ -115,6 +125,9 @@ func (d *ddl) execTruncate(ctx context.Context, tr *tree.Truncate) error {
 	for i := range tr.Tables {
 		t, _, err := d.p.resolveStoredTable(&tr.Tables[i])
 		if err != nil {
+			return err
+		}
+		if err := d.p.requireTablePrivileges(t, privilege.DROP); err != nil {
 			return err
 		}
 		if err := d.clearTable(t); err != nil {
@@ -187,6 +200,9 @@ func (d *ddl) execCreateIndex(ctx context.Context, ci *tree.CreateIndex) error {
 	if err != nil {
 		return err
 	}
+	if err := d.p.requireTablePrivileges(t, privilege.CREATE); err != nil {
+		return err
+	}
 	if ci.Name != "" && t.IndexByName(string(ci.Name)) != nil && ci.IfNotExists {
 		return nil
 	}
@@ -250,6 +266,9 @@ func (d *ddl) execDropIndex(ctx context.Context, di *tree.DropIndex) error {
 			}
 			return err
 		}
+		if err := d.p.requireTablePrivileges(t, privilege.CREATE); err != nil {
+			return err
+		}
 		if idx.ID == catalog.PrimaryIndexID {
 			return pgerror.Newf(pgcode.FeatureNotSupported, "cannot drop the primary index of a table using DROP INDEX")
 		}
@@ -282,6 +301,9 @@ func (d *ddl) execRenameDatabase(ctx context.Context, rd *tree.RenameDatabase) e
 	if db == nil {
 		return pgerror.Newf(pgcode.InvalidCatalogName, "database %q does not exist", string(rd.Name))
 	}
+	if err := requireOwner(d.p.principal(), db.Owner, "database", db.Name); err != nil {
+		return err
+	}
 	if d.snap.DatabaseByName(string(rd.NewName)) != nil {
 		return pgerror.Newf(pgcode.DuplicateDatabase, "database %q already exists", string(rd.NewName))
 	}
@@ -304,6 +326,9 @@ func (d *ddl) execRenameTable(ctx context.Context, rt *tree.RenameTable) error {
 		if rt.IfExists && pgerror.GetPGCode(err) == pgcode.UndefinedTable {
 			return nil
 		}
+		return err
+	}
+	if err := d.p.requireTablePrivileges(t, privilege.DROP); err != nil {
 		return err
 	}
 	newTN := rt.NewName.ToTableName()
@@ -333,6 +358,9 @@ func (d *ddl) execRenameIndex(ctx context.Context, ri *tree.RenameIndex) error {
 		if ri.IfExists && pgerror.GetPGCode(err) == pgcode.UndefinedObject {
 			return nil
 		}
+		return err
+	}
+	if err := d.p.requireTablePrivileges(t, privilege.CREATE); err != nil {
 		return err
 	}
 	if indexNameTaken(t, string(ri.NewName)) {

@@ -7,6 +7,7 @@ import (
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/parser"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgcode"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgerror"
+	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/privilege"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/sem/tree"
 	"github.com/vcdb/vcdb/sql/catalog"
 )
@@ -20,6 +21,9 @@ func (d *ddl) execAlterTable(ctx context.Context, at *tree.AlterTable) error {
 		if at.IfExists && pgerror.GetPGCode(err) == pgcode.UndefinedTable {
 			return nil
 		}
+		return err
+	}
+	if err := d.p.requireTablePrivileges(t, privilege.CREATE); err != nil {
 		return err
 	}
 	for _, cmd := range at.Cmds {
@@ -361,6 +365,9 @@ func (d *ddl) execRenameColumn(ctx context.Context, rc *tree.RenameColumn) error
 		if rc.IfExists && pgerror.GetPGCode(err) == pgcode.UndefinedTable {
 			return nil
 		}
+		return err
+	}
+	if err := d.p.requireTablePrivileges(t, privilege.CREATE); err != nil {
 		return err
 	}
 	t = t.Clone()

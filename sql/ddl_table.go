@@ -7,6 +7,7 @@ import (
 
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgcode"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgerror"
+	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/privilege"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/sem/tree"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/types"
 	"github.com/vcdb/vcdb/sql/catalog"
@@ -234,6 +235,9 @@ func (d *ddl) execCreateTable(ctx context.Context, ct *tree.CreateTable) error {
 	if err != nil {
 		return err
 	}
+	if err := d.p.requireDatabasePrivilege(db, privilege.CREATE); err != nil {
+		return err
+	}
 	name := string(ct.Table.ObjectName)
 	if d.snap.TableByName(db.ID, sc.ID, name) != nil {
 		if ct.IfNotExists {
@@ -246,7 +250,7 @@ func (d *ddl) execCreateTable(ctx context.Context, ct *tree.CreateTable) error {
 		return err
 	}
 	t := &catalog.Table{ID: id, ParentID: db.ID, SchemaID: sc.ID, Name: name, Owner: d.s.data.user,
-		NextColumnID: 1, NextIndexID: 2}
+		NextColumnID: 1, NextIndexID: 2, Privileges: catalog.DefaultTablePrivileges(d.s.data.user)}
 	if err := t.Finish(); err != nil {
 		return err
 	}

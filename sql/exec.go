@@ -76,6 +76,10 @@ func recoverInternal(err *error) {
 
 // Prepare implements SessionAPI.
 func (s *Session) Prepare(ctx context.Context, stmt Statement, paramTypes []*types.T) (_ *Prepared, err error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.exit()
 	defer recoverInternal(&err)
 	prep := &Prepared{Statement: stmt}
 	if stmt.AST == nil {
@@ -191,6 +195,15 @@ func (s *Session) Execute(ctx context.Context, prep *Prepared, args tree.Datums)
 	if stmt == nil {
 		return &bufferedResult{}, nil
 	}
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if _, streaming := res.(*streamResult); !streaming || err != nil {
+			// A streaming result is still running: its Close calls exit.
+			s.exit()
+		}
+	}()
 	if isTxnControl(stmt) {
 		return s.execTxnControl(ctx, stmt)
 	}
@@ -205,7 +218,7 @@ func (s *Session) Execute(ctx context.Context, prep *Prepared, args tree.Datums)
 		return nil, pgerror.Newf(pgcode.ProtocolViolation,
 			"expected %d arguments, got %d", len(prep.ParamTypes), len(args))
 	}
-	s.setActiveQuery(prep.SQL)
+	s.setActiveQuery(activeQueryText(prep))
 	defer func() {
 		if _, streaming := res.(*streamResult); !streaming || err != nil {
 			// A streaming result clears it when it is closed.
@@ -290,11 +303,16 @@ func (s *Session) execStmt(ctx context.Context, prep *Prepared, args tree.Datums
 		return &bufferedResult{tag: "SET TRANSACTION"}, nil
 	case *tree.ShowVar:
 		return s.execShowVar(t)
+	case *tree.SetClusterSetting:
+		return s.execSetClusterSetting(ctx, t, args)
 	case *tree.Discard:
 		if s.txn.mode != txnIdle {
 			return nil, pgerror.Newf(pgcode.ActiveSQLTransaction, "DISCARD ALL cannot run inside a transaction block")
 		}
 		return &bufferedResult{tag: "DISCARD ALL"}, nil
+	}
+	if isVCStatement(stmt) {
+		return s.execVCStatement(ctx, stmt, args)
 	}
 	if isPlannable(stmt) {
 		return s.execPlanned(ctx, prep, args)
@@ -471,6 +489,25 @@ func (s *Session) runToCompletion(
 	return rows, fmt.Sprintf("%s %d", sp.tag, n), nil
 }
 
+// evalSystemTime evaluates a system time expression the way AS OF SYSTEM
+// TIME does (a timestamp, a decimal HLC, or an interval from now), without
+// AS OF SYSTEM TIME's checks (WITH START TIMESTAMP uses it).
+func (s *Session) evalSystemTime(ctx context.Context, e tree.Expr, args tree.Datums) (kv.Timestamp, error) {
+	return s.evalSystemTimeAt(ctx, e, args, s.srv.now())
+}
+
+func (s *Session) evalSystemTimeAt(ctx context.Context, e tree.Expr, args tree.Datums, now kv.Timestamp) (kv.Timestamp, error) {
+	ec := &sem.Context{
+		TxnTimestamp: now.GoTime(), StmtTimestamp: now.GoTime(), Location: s.data.location,
+		Placeholders: args, DateStyle: s.data.dateStyle, IntervalStyle: s.data.intervalStyle,
+	}
+	wall, logical, err := sem.EvalAsOf(ctx, ec, tree.AsOfClause{Expr: e}, now.WallTime)
+	if err != nil {
+		return kv.Timestamp{}, err
+	}
+	return kv.Timestamp{WallTime: wall, Logical: logical}, nil
+}
+
 // evalAsOf evaluates an AS OF SYSTEM TIME clause without placeholders.
 func (s *Session) evalAsOf(ctx context.Context, asOf tree.AsOfClause) (kv.Timestamp, error) {
 	return s.evalAsOfWithArgs(ctx, asOf, nil)
@@ -478,15 +515,10 @@ func (s *Session) evalAsOf(ctx context.Context, asOf tree.AsOfClause) (kv.Timest
 
 func (s *Session) evalAsOfWithArgs(ctx context.Context, asOf tree.AsOfClause, args tree.Datums) (kv.Timestamp, error) {
 	now := s.srv.now()
-	ec := &sem.Context{
-		TxnTimestamp: now.GoTime(), StmtTimestamp: now.GoTime(), Location: s.data.location,
-		Placeholders: args, DateStyle: s.data.dateStyle, IntervalStyle: s.data.intervalStyle,
-	}
-	wall, logical, err := sem.EvalAsOf(ctx, ec, asOf, now.WallTime)
+	ts, err := s.evalSystemTimeAt(ctx, asOf.Expr, args, now)
 	if err != nil {
 		return kv.Timestamp{}, err
 	}
-	ts := kv.Timestamp{WallTime: wall, Logical: logical}
 	if now.Less(ts) {
 		return kv.Timestamp{}, pgerror.Newf(pgcode.InvalidParameterValue,
 			"AS OF SYSTEM TIME: cannot specify timestamp in the future (%s > statement time %s)", ts, now)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgcode"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgerror"
+	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/privilege"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/sem/tree"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/types"
 	"github.com/cockroachdb/errors"
@@ -87,7 +88,13 @@ func (p *planner) planInsert(ctx context.Context, ins *tree.Insert) (planNode, e
 		return nil, unimplemented("WITH")
 	}
 	p.writes = true
-	t, alias, err := p.targetTable(ins.Table)
+	kinds := []privilege.Kind{privilege.INSERT}
+	if ins.OnConflict != nil {
+		kinds = append(kinds, privilege.SELECT, privilege.UPDATE)
+	} else if returnsRows(ins.Returning) {
+		kinds = append(kinds, privilege.SELECT)
+	}
+	t, alias, err := p.targetTable(ins.Table, kinds...)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/parser"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgcode"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgerror"
+	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/privilege"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/sem/tree"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/types"
 	"github.com/vcdb/vcdb/sql/catalog"
@@ -380,7 +381,8 @@ func (rs *returningSpec) project(ctx context.Context, r *runParams, row tree.Dat
 }
 
 // targetTable resolves a mutation's target, with its alias.
-func (p *planner) targetTable(te tree.TableExpr) (*catalog.Table, string, error) {
+// It checks that the user holds kinds on the table.
+func (p *planner) targetTable(te tree.TableExpr, kinds ...privilege.Kind) (*catalog.Table, string, error) {
 	alias := ""
 	if at, ok := te.(*tree.AliasedTableExpr); ok {
 		alias = string(at.As.Alias)
@@ -392,6 +394,9 @@ func (p *planner) targetTable(te tree.TableExpr) (*catalog.Table, string, error)
 	}
 	t, _, err := p.resolveStoredTable(tn)
 	if err != nil {
+		return nil, "", err
+	}
+	if err := p.requireTablePrivileges(t, kinds...); err != nil {
 		return nil, "", err
 	}
 	if alias == "" {

@@ -178,15 +178,15 @@ func registerPGCatalog() {
 		cols: []resultColumn{oidCol("oid"), strCol("rolname"), boolCol("rolsuper"), boolCol("rolinherit"),
 			boolCol("rolcreaterole"), boolCol("rolcreatedb"), boolCol("rolcanlogin"), int4Col("rolconnlimit")},
 		populate: func(ctx context.Context, r *runParams, _ *catalog.Database) ([]tree.Datums, error) {
-			users, err := catalog.ListUsers(ctx, r.txn, r.s.srv.keys)
+			snap, err := r.snapshot(ctx)
 			if err != nil {
 				return nil, err
 			}
 			var rows []tree.Datums
-			for i, u := range users {
-				admin := u.Name == catalog.RootUser || u.Name == catalog.AdminRole
+			for i, u := range snap.Users() {
+				admin := snap.Principal(u.Name).Admin
 				rows = append(rows, tree.Datums{oidDatum(uint32(100000 + i)), dstr(u.Name), dbool(admin), dbool(true),
-					dbool(admin), dbool(admin), dbool(u.CanLogin), tree.NewDInt(-1)})
+					dbool(admin || u.CreateRole), dbool(admin || u.CreateDB), dbool(u.CanLogin), tree.NewDInt(-1)})
 			}
 			return rows, nil
 		},

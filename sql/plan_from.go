@@ -5,6 +5,7 @@ import (
 
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgcode"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgerror"
+	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/privilege"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/sem/tree"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/sem/tree/treecmp"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/types"
@@ -104,7 +105,7 @@ func (p *planner) planTableExpr(ctx context.Context, te tree.TableExpr) (planNod
 	case *tree.RowsFromExpr:
 		return p.planRowsFrom(ctx, t)
 	case *tree.StatementSource:
-		return nil, nil, unimplemented("statements as data sources")
+		return p.planStatementSource(t)
 	}
 	return nil, nil, unimplemented("this kind of FROM item")
 }
@@ -135,6 +136,9 @@ func (p *planner) planTableName(ctx context.Context, tn *tree.TableName, alias s
 			}
 		}
 		return n, sc, nil
+	}
+	if err := p.requireTablePrivileges(rt.table, privilege.SELECT); err != nil {
+		return nil, nil, err
 	}
 	n := newScanNode(newTableCodec(p.s.srv.keys, rt.table), alias)
 	if flags != nil {

@@ -94,6 +94,7 @@ func (r *streamResult) Close(ctx context.Context) (string, error) {
 	r.it.close()
 	err := r.finish(ctx, r.err)
 	r.cancel()
+	r.s.exit()
 	if err != nil {
 		return "", err
 	}

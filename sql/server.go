@@ -9,6 +9,7 @@ import (
 
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgcode"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgerror"
+	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/privilege"
 	"github.com/cockroachdb/errors"
 	"github.com/vcdb/vcdb/kv"
 	"github.com/vcdb/vcdb/sql/catalog"
@@ -66,6 +67,13 @@ type Server struct {
 	// under the write lock.
 	commitMu sync.RWMutex
 
+	// host is the Host serving this VC, nil for a Server made alone with
+	// NewServer (which then serves one VC and refuses the statements that
+	// manage others). recordID is the id of the VC's record: cfg.TenantID
+	// except for a read-only view, which reads another VC's span.
+	host     *Host
+	recordID tenant.ID
+
 	mu struct {
 		sync.Mutex
 		sessions map[*Session]struct{}
@@ -93,9 +101,10 @@ func NewServer(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.MaxImplicitRetries = defaultMaxImplicitRetries
 	}
 	s := &Server{
-		cfg:   cfg,
-		keys:  catalog.Keys{Prefix: tenant.Prefix(cfg.TenantID)},
-		cache: catalog.NewCache(),
+		cfg:      cfg,
+		keys:     catalog.Keys{Prefix: tenant.Prefix(cfg.TenantID)},
+		cache:    catalog.NewCache(),
+		recordID: cfg.TenantID,
 	}
 	s.mu.sessions = make(map[*Session]struct{})
 	s.uniqueRowIDHook = s.uniqueRowID
@@ -208,8 +217,18 @@ func (s *Server) bootstrap(ctx context.Context) error {
 	}
 }
 
-// TenantID returns the VC this server serves.
+// TenantID returns the VC whose span this server serves (for a read-only
+// view, the VC it reads).
 func (s *Server) TenantID() tenant.ID { return s.cfg.TenantID }
+
+// TenantName returns the name of the VC this server serves.
+func (s *Server) TenantName() string { return s.cfg.TenantName }
+
+// isSystem reports whether the server is the system VC's, which alone may
+// manage other VCs.
+func (s *Server) isSystem() bool {
+	return s.cfg.TenantID == tenant.SystemID && s.cfg.ReadOnlyAt == nil
+}
 
 // NewSession opens a session for an authenticated user.
 func (s *Server) NewSession(ctx context.Context, args SessionArgs) (*Session, error) {
@@ -238,9 +257,15 @@ func (s *Server) removeSession(sess *Session) {
 	delete(s.mu.sessions, sess)
 }
 
-// Stop refuses new sessions and cancels the statements of the open ones; it
-// implements tenant.Service. The sessions themselves are closed by their
-// owners (the wire server's connections).
+// Stop refuses new sessions and ends the open ones; it implements
+// tenant.Service. Every open session is terminated: its running statement
+// is cancelled, its Done channel is closed (the wire server then ends the
+// connection with 57P01), and every later call on it fails with 57P01.
+// Stop returns when no statement of the VC is running any more, or when
+// ctx is done (the sessions stay terminated either way). Sessions are not
+// closed here: their owners (the connections) close them, and a
+// terminated session holds nothing but its uncommitted, unlocked
+// transaction buffer.
 func (s *Server) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	s.mu.stopped = true
@@ -248,9 +273,21 @@ func (s *Server) Stop(ctx context.Context) error {
 	for sess := range s.mu.sessions {
 		sessions = append(sessions, sess)
 	}
+	s.mu.sessions = make(map[*Session]struct{})
 	s.mu.Unlock()
 	for _, sess := range sessions {
-		sess.Cancel()
+		sess.terminate()
+	}
+	// Bounded wait: every running statement was cancelled above and
+	// returns promptly; ctx bounds a client that keeps a result open.
+	for _, sess := range sessions {
+		for sess.busy.Load() {
+			select {
+			case <-ctx.Done():
+				return errors.Wrapf(ctx.Err(), "waiting for the statements of virtual cluster %q", s.cfg.TenantName)
+			case <-time.After(time.Millisecond):
+			}
+		}
 	}
 	return nil
 }
@@ -299,20 +336,51 @@ func (s *Server) uniqueRowID() int64 {
 func (s *Server) LookupUser(ctx context.Context, name string) (info UserInfo, found bool, err error) {
 	txn := s.cfg.KV.Begin(kv.TxnOptions{ReadOnly: true, ReadTimestamp: s.readTimestamp()})
 	defer txn.Rollback()
-	u, found, err := catalog.GetUser(ctx, txn, s.keys, name)
-	if err != nil || !found {
-		return UserInfo{}, false, err
-	}
-	roles, err := catalog.MemberOf(ctx, txn, s.keys, name)
+	snap, err := s.newCollection(txn).Snapshot(ctx)
 	if err != nil {
 		return UserInfo{}, false, err
 	}
-	return UserInfo{
+	u := snap.User(name)
+	if u == nil {
+		return UserInfo{}, false, nil
+	}
+	p := snap.Principal(name)
+	info = UserInfo{
 		Name:             u.Name,
 		CanLogin:         u.CanLogin,
 		PasswordVerifier: u.PasswordVerifier,
-		IsAdmin:          name == catalog.RootUser || roles[catalog.AdminRole],
-	}, true, nil
+		IsAdmin:          p.Admin,
+	}
+	info.MayConnect = u.CanLogin && s.mayConnect(p)
+	return info, true, nil
+}
+
+// systemLoginPrivileges are the system privileges that allow logging in to
+// the system VC of a virtualized cluster without the admin role (CONTRACT
+// §2: the replication user holds only REPLICATIONSOURCE and must be able
+// to stream). The contract's VIEWSYSTEMDATA is the privilege the v0.25.2
+// parser still calls VIEWSYSTEMTABLE (GRANT SYSTEM VIEWSYSTEMDATA is a
+// syntax error there).
+var systemLoginPrivileges = []privilege.Kind{
+	privilege.REPLICATION, privilege.REPLICATIONSOURCE, privilege.REPLICATIONDEST,
+	privilege.MANAGEVIRTUALCLUSTER, privilege.VIEWSYSTEMTABLE,
+}
+
+// mayConnect reports whether principal p may log in to this VC: anyone to
+// an application VC or to the system VC of a cluster that is not
+// virtualized (where the system VC holds the user data); to the system VC
+// of a virtualized cluster, admins and holders of one of
+// systemLoginPrivileges.
+func (s *Server) mayConnect(p *catalog.Principal) bool {
+	if !s.isSystem() || s.host == nil || !s.host.Virtualized() || p.Admin {
+		return true
+	}
+	for _, k := range systemLoginPrivileges {
+		if p.HasSystemPrivilege(k) {
+			return true
+		}
+	}
+	return false
 }
 
 // readTimestamp is the timestamp a fresh read sees: now, or the replicated

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/parser"
@@ -54,12 +55,30 @@ type Session struct {
 	}
 	start  time.Time
 	closed bool
+
+	// busy is set while a statement of the session runs (from Prepare or
+	// Execute until it returns, or until a streaming Result is closed);
+	// terminated is set by Server.Stop, which then waits for busy to
+	// clear. Each side stores its flag before loading the other's, so a
+	// statement either sees the termination or is waited for.
+	busy       atomic.Bool
+	terminated atomic.Bool
+	// done is closed when the session is terminated.
+	done          chan struct{}
+	terminateOnce sync.Once
+
+	// authz caches the principal of the session's user for one catalog
+	// version (authz.go).
+	authz struct {
+		version string
+		p       *catalog.Principal
+	}
 }
 
 var _ SessionAPI = (*Session)(nil)
 
 func newSession(ctx context.Context, srv *Server, args SessionArgs) (*Session, error) {
-	s := &Session{srv: srv, id: srv.nextSessionID.Add(1), startup: args, data: defaultSessionData()}
+	s := &Session{srv: srv, id: srv.nextSessionID.Add(1), startup: args, data: defaultSessionData(), done: make(chan struct{})}
 	s.clusterTSHook = s.clusterLogicalTimestamp
 	s.start = time.Now()
 	s.settingHook = s.settingForFunc
@@ -78,16 +97,15 @@ func newSession(ctx context.Context, srv *Server, args SessionArgs) (*Session, e
 	if err != nil {
 		return nil, err
 	}
+	if snap.User(args.User) == nil {
+		return nil, pgerror.Newf(pgcode.InvalidAuthorizationSpecification, "role %q does not exist", args.User)
+	}
 	if snap.DatabaseByName(db) == nil {
 		return nil, pgerror.Newf(pgcode.InvalidCatalogName, "database %q does not exist", db)
 	}
 	s.data.database = db
 	s.startupDatabase = db
-	roles, err := catalog.MemberOf(ctx, txn, srv.keys, args.User)
-	if err != nil {
-		return nil, err
-	}
-	s.isAdmin = args.User == catalog.RootUser || roles[catalog.AdminRole]
+	s.isAdmin = snap.Principal(args.User).Admin
 	for name, value := range args.SessionDefaults {
 		if err := s.setVar(ctx, name, value); err != nil {
 			return nil, err
@@ -180,6 +198,40 @@ func (s *Session) stmtContext(ctx context.Context) (context.Context, context.Can
 		cancel()
 	}
 }
+
+// Done returns a channel closed when the session is terminated because its
+// VC's service stopped (STOP SERVICE, shutdown). The wire server then ends
+// the connection (SQLSTATE 57P01) and closes the session; every call but
+// Close fails with 57P01 from then on.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// terminate ends the session from the server's side (Server.Stop).
+func (s *Session) terminate() {
+	s.terminateOnce.Do(func() {
+		s.terminated.Store(true)
+		close(s.done)
+		s.Cancel()
+	})
+}
+
+// errTerminated is the error of every call on a terminated session.
+func (s *Session) errTerminated() error {
+	return pgerror.Newf(pgcode.AdminShutdown,
+		"terminating connection: the SQL service of virtual cluster %q was stopped", s.srv.cfg.TenantName)
+}
+
+// enter marks a statement as running, unless the session is terminated.
+func (s *Session) enter() error {
+	s.busy.Store(true)
+	if s.terminated.Load() {
+		s.busy.Store(false)
+		return s.errTerminated()
+	}
+	return nil
+}
+
+// exit marks the running statement as done.
+func (s *Session) exit() { s.busy.Store(false) }
 
 // Sync implements SessionAPI. Implicit transactions end when their
 // statement's Result is closed, so nothing is left open here.
@@ -322,6 +374,10 @@ func (s *Session) varValue(ctx context.Context, e tree.Expr, args tree.Datums) (
 		return tree.AsStringWithFlags(t, tree.FmtBareIdentifiers), nil
 	case tree.DefaultVal:
 		return "", pgerror.Newf(pgcode.Syntax, "DEFAULT must be the only value")
+	case *tree.Placeholder:
+		if int(t.Idx) < len(args) && args[t.Idx] != tree.DNull {
+			return tree.AsStringWithFlags(args[t.Idx], tree.FmtBareStrings), nil
+		}
 	}
 	// Anything else (a placeholder, a negative number, an interval) is
 	// evaluated.

@@ -85,31 +85,23 @@ func (d *ddl) execShow(ctx context.Context, stmt tree.Statement) ([]tree.Datums,
 		}
 		return []tree.Datums{{dstr(tbl.Name), dstr(showCreateTable(name, tbl))}}, nil
 	case *tree.ShowUsers, *tree.ShowRoles:
-		users, err := catalog.ListUsers(ctx, d.rp.txn, d.s.srv.keys)
-		if err != nil {
-			return nil, err
-		}
-		members, err := catalog.ListRoleMembers(ctx, d.rp.txn, d.s.srv.keys)
-		if err != nil {
-			return nil, err
-		}
-		var rows []tree.Datums
-		for _, u := range users {
-			var opts []string
-			if !u.CanLogin {
-				opts = append(opts, "NOLOGIN")
-			}
-			var of []string
-			for _, m := range members {
-				if m.Member == u.Name {
-					of = append(of, m.Role)
-				}
-			}
-			rows = append(rows, tree.Datums{dstr(u.Name), dstr(strings.Join(opts, ", ")), dstrArray(of)})
-		}
-		return rows, nil
+		return d.showUsers(), nil
 	case *tree.ShowClusterSetting:
-		return nil, pgerror.Newf(pgcode.UndefinedObject, "unknown setting: %q", t.Name)
+		return d.showClusterSetting(ctx, t.Name)
+	case *tree.ShowClusterSettingList:
+		return d.showClusterSettings(ctx)
+	case *tree.ShowTenantClusterSetting:
+		return d.execShowTenantClusterSetting(ctx, t)
+	case *tree.ShowTenant:
+		return d.execShowTenant(ctx, t)
+	case *tree.ShowFingerprints:
+		return d.execShowFingerprints(ctx, t)
+	case *tree.ShowGrants:
+		return d.execShowGrants(ctx, t)
+	case *tree.ShowRoleGrants:
+		return d.execShowRoleGrants(t)
+	case *tree.ShowExternalConnections:
+		return d.execShowExternalConnections(ctx, t)
 	case *tree.ShowSessions:
 		var rows []tree.Datums
 		for _, sess := range d.s.srv.sessions() {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgcode"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgerror"
+	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/privilege"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/sem/tree"
 )
 
@@ -78,7 +79,7 @@ func (p *planner) planUpdate(ctx context.Context, up *tree.Update) (planNode, er
 		return nil, unimplemented("UPDATE ... FROM")
 	}
 	p.writes = true
-	t, alias, err := p.targetTable(up.Table)
+	t, alias, err := p.targetTable(up.Table, privilege.UPDATE, privilege.SELECT)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +211,7 @@ func (p *planner) planDelete(ctx context.Context, del *tree.Delete) (planNode, e
 		return nil, unimplemented("DELETE BATCH")
 	}
 	p.writes = true
-	t, alias, err := p.targetTable(del.Table)
+	t, alias, err := p.targetTable(del.Table, privilege.DELETE, privilege.SELECT)
 	if err != nil {
 		return nil, err
 	}

@@ -22,7 +22,8 @@ func isShow(stmt tree.Statement) bool {
 	switch stmt.(type) {
 	case *tree.ShowDatabases, *tree.ShowTables, *tree.ShowColumns, *tree.ShowCreate,
 		*tree.ShowIndexes, *tree.ShowSchemas, *tree.ShowUsers, *tree.ShowRoles, *tree.ShowClusterSetting,
-		*tree.ShowSessions:
+		*tree.ShowSessions, *tree.ShowTenant, *tree.ShowFingerprints, *tree.ShowGrants, *tree.ShowRoleGrants,
+		*tree.ShowExternalConnections, *tree.ShowClusterSettingList, *tree.ShowTenantClusterSetting:
 		return true
 	}
 	return false
@@ -58,7 +59,21 @@ func utilityColumns(stmt tree.Statement) []resultColumn {
 	case *tree.ShowUsers, *tree.ShowRoles:
 		return []resultColumn{strCol("username"), strCol("options"), {name: "member_of", typ: types.StringArray}}
 	case *tree.ShowClusterSetting:
-		return []resultColumn{strCol(strings.ToLower(t.Name))}
+		return settingColumns(t.Name)
+	case *tree.ShowTenantClusterSetting:
+		return settingColumns(t.Name)
+	case *tree.ShowClusterSettingList:
+		return []resultColumn{strCol("variable"), strCol("value"), strCol("setting_type"), strCol("description")}
+	case *tree.ShowTenant:
+		return showTenantColumns(t)
+	case *tree.ShowFingerprints:
+		return fingerprintColumns
+	case *tree.ShowGrants:
+		return showGrantsColumns(t)
+	case *tree.ShowRoleGrants:
+		return showRoleGrantsColumns
+	case *tree.ShowExternalConnections:
+		return showExternalConnectionsColumns
 	case *tree.ShowSessions:
 		return []resultColumn{intCol("node_id"), strCol("session_id"), strCol("status"), strCol("user_name"),
 			strCol("client_address"), strCol("application_name"), strCol("active_queries"),
@@ -191,6 +206,24 @@ func (d *ddl) exec(ctx context.Context, stmt tree.Statement) ([]tree.Datums, str
 		err = d.execRenameDatabase(ctx, t)
 	case *tree.RenameColumn:
 		err = d.execRenameColumn(ctx, t)
+	case *tree.CreateRole:
+		err = d.execCreateRole(ctx, t)
+	case *tree.AlterRole:
+		err = d.execAlterRole(ctx, t)
+	case *tree.DropRole:
+		err = d.execDropRole(ctx, t)
+	case *tree.GrantRole:
+		err = d.execGrantRole(ctx, t)
+	case *tree.RevokeRole:
+		err = d.execRevokeRole(ctx, t)
+	case *tree.Grant:
+		err = d.execGrant(ctx, t.Privileges, t.Targets, t.Grantees, false, t.WithGrantOption)
+	case *tree.Revoke:
+		err = d.execGrant(ctx, t.Privileges, t.Targets, t.Grantees, true, t.GrantOptionFor)
+	case *tree.CreateExternalConnection:
+		err = d.execCreateExternalConnection(ctx, t)
+	case *tree.DropExternalConnection:
+		err = d.execDropExternalConnection(ctx, t)
 	case *tree.CreateSchema:
 		err = pgerror.Newf(pgcode.FeatureNotSupported, "CREATE SCHEMA is not supported: every database has the single schema public")
 	default:

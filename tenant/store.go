@@ -200,6 +200,52 @@ func (s *Store) Create(ctx context.Context, txn *kv.Txn, rec *Record) (ID, error
 	return rec.ID, nil
 }
 
+// CreateWithID creates rec with the id it names (CREATE VIRTUAL CLUSTER
+// [id]). The id must never have been allocated: it must be at least the
+// next id of the sequence, which moves past it, so ids stay never reused.
+// Names are checked as in Create.
+func (s *Store) CreateWithID(ctx context.Context, txn *kv.Txn, rec *Record) error {
+	if err := CheckName(rec.Name); err != nil {
+		return err
+	}
+	if rec.ID <= SystemID {
+		return pgerror.Newf(pgcode.InvalidParameterValue, "cannot create tenant with ID %d: ID assigned to system tenant", rec.ID)
+	}
+	return s.inTxn(ctx, txn, func(txn *kv.Txn) error {
+		recs, err := s.List(ctx, txn)
+		if err != nil {
+			return err
+		}
+		if byName(recs, rec.Name) != nil {
+			return pgerror.Newf(pgcode.DuplicateObject, "tenant with name %q already exists", rec.Name)
+		}
+		next := uint64(SystemID) + 1
+		if v, found, err := txn.Get(ctx, nextIDKey()); err != nil {
+			return err
+		} else if found {
+			if _, next, err = encoding.DecodeUvarintAscending(v); err != nil {
+				return errors.Wrap(err, "decoding the VC id sequence")
+			}
+		}
+		for _, r := range recs {
+			if r.ID == rec.ID {
+				return pgerror.Newf(pgcode.DuplicateObject, "tenant with ID %d already exists", rec.ID)
+			}
+			if uint64(r.ID) >= next {
+				next = uint64(r.ID) + 1
+			}
+		}
+		if uint64(rec.ID) < next {
+			return pgerror.Newf(pgcode.InvalidParameterValue,
+				"cannot create tenant with ID %d: IDs below %d were already allocated and are never reused", rec.ID, next)
+		}
+		if err := txn.Put(nextIDKey(), encoding.EncodeUvarintAscending(nil, uint64(rec.ID)+1)); err != nil {
+			return err
+		}
+		return s.Put(ctx, txn, rec)
+	})
+}
+
 // Put writes rec as it is.
 func (s *Store) Put(ctx context.Context, txn *kv.Txn, rec *Record) error {
 	v, err := json.Marshal(rec)

@@ -113,3 +113,31 @@ func TestStoreConcurrentCreateSameName(t *testing.T) {
 		t.Fatalf("%d creations of one name succeeded, want 1", wins)
 	}
 }
+
+func TestStoreCreateWithID(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newTestStore(t)
+	if err := s.CreateWithID(ctx, nil, &Record{ID: 5, Name: "five", DataState: DataStateReady}); err != nil {
+		t.Fatal(err)
+	}
+	// The sequence moved past 5: ids 2..5 are never handed out.
+	id, err := s.Create(ctx, nil, &Record{Name: "next", DataState: DataStateReady})
+	if err != nil || id != 6 {
+		t.Fatalf("Create after [5] = %d, %v; want 6", id, err)
+	}
+	for _, tc := range []struct {
+		id   ID
+		name string
+		code string
+	}{
+		{3, "three", "22023"}, // below the sequence: may have been used
+		{6, "six", "42710"},   // taken
+		{1, "one", "22023"},   // the system VC's
+		{9, "five", "42710"},  // name taken
+		{9, "Bad", "42601"},
+	} {
+		if err := s.CreateWithID(ctx, nil, &Record{ID: tc.id, Name: tc.name}); code(err) != tc.code {
+			t.Errorf("CreateWithID(%d, %q) = %v, want %s", tc.id, tc.name, err, tc.code)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/privilege"
 	"github.com/cockroachdb/crlib/testutils/leaktest"
 	"github.com/vcdb/vcdb/kv"
 	"github.com/vcdb/vcdb/tenant"
@@ -112,48 +113,99 @@ func TestBootstrapAndVersions(t *testing.T) {
 	}
 }
 
-// TestUsersAndMembership checks the bootstrapped principals and role
-// membership through nested roles.
+// TestUsersAndMembership checks the bootstrapped principals, role
+// membership through nested roles, that principals are part of the
+// catalog version, and the stored cluster version.
 func TestUsersAndMembership(t *testing.T) {
 	defer leaktest.AfterTest(t)()
 	ctx := context.Background()
 	e := openEngine(t)
 	defer func() { _ = e.Close() }()
 	keys := Keys{Prefix: tenant.Prefix(1)}
+	cache := NewCache()
 	txn := e.Begin(kv.TxnOptions{})
 	if _, err := Bootstrap(ctx, txn, keys); err != nil {
 		t.Fatal(err)
 	}
-	if err := PutUser(txn, keys, &User{Name: "ops", IsRole: true}); err != nil {
+	if _, err := txn.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := PutUser(txn, keys, &User{Name: "alice", CanLogin: true, PasswordVerifier: "SCRAM-SHA-256$x"}); err != nil {
+	before, err := NewCollection(keys, cache, e.Begin(kv.TxnOptions{ReadOnly: true})).Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := before.Principal(RootUser); !p.Admin || !p.Exists {
+		t.Fatalf("root: %+v", p)
+	}
+	if p := before.Principal("nobody"); p.Admin || p.Exists || len(p.Roles) != 2 || p.Roles[1] != PublicRole {
+		t.Fatalf("unknown user: %+v", p)
+	}
+
+	txn = e.Begin(kv.TxnOptions{})
+	c := NewCollection(keys, cache, txn)
+	if err := c.PutUser(ctx, &User{Name: "ops", IsRole: true, SystemPrivileges: privilege.REPLICATION.Mask()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PutUser(ctx, &User{Name: "alice", CanLogin: true, PasswordVerifier: "SCRAM-SHA-256$x"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, m := range []RoleMember{{Role: "ops", Member: "alice"}, {Role: AdminRole, Member: "ops"}} {
-		if err := PutRoleMember(txn, keys, m); err != nil {
+		if err := c.PutRoleMember(ctx, m); err != nil {
 			t.Fatal(err)
 		}
 	}
-	roles, err := MemberOf(ctx, txn, keys, "alice")
-	if err != nil || !roles["ops"] || !roles[AdminRole] {
-		t.Fatalf("alice's roles: %v %v", roles, err)
-	}
-	users, err := ListUsers(ctx, txn, keys)
-	if err != nil || len(users) != 4 || users[0].Name != "admin" || users[1].Name != "alice" {
-		t.Fatalf("users: %v %v", users, err)
-	}
-	if err := DeleteUser(ctx, txn, keys, "ops"); err != nil {
+	// The transaction sees its own changes.
+	snap, err := c.Snapshot(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if roles, _ := MemberOf(ctx, txn, keys, "alice"); len(roles) != 0 {
+	alice := snap.Principal("alice")
+	if !alice.Admin || !alice.IsMemberOf("ops") || !alice.HasSystemPrivilege(privilege.REPLICATION) {
+		t.Fatalf("alice: %+v", alice)
+	}
+	if users := snap.Users(); len(users) != 4 || users[0].Name != "admin" || users[1].Name != "alice" {
+		t.Fatalf("users: %v", users)
+	}
+	if _, err := txn.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Principals are part of the catalog version.
+	after, err := NewCollection(keys, cache, e.Begin(kv.TxnOptions{ReadOnly: true})).Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Version == before.Version || after.User("alice") == nil || before.User("alice") != nil {
+		t.Fatal("user changes did not make a new catalog version")
+	}
+
+	txn = e.Begin(kv.TxnOptions{})
+	c = NewCollection(keys, cache, txn)
+	if err := c.DeleteUser(ctx, "ops"); err != nil {
+		t.Fatal(err)
+	}
+	snap, _ = c.Snapshot(ctx)
+	if roles := snap.MemberOf("alice"); len(roles) != 0 {
 		t.Fatalf("memberships of a dropped role remain: %v", roles)
 	}
-	if err := PutSetting(txn, keys, "version", "25.2"); err != nil {
+	if found, err := c.DeleteRoleMember(ctx, AdminRole, RootUser); err != nil || !found {
+		t.Fatalf("revoking admin from root: %v %v", found, err)
+	}
+	if found, _ := c.DeleteRoleMember(ctx, AdminRole, RootUser); found {
+		t.Fatal("a membership deleted twice")
+	}
+	if _, err := txn.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	settings, err := ListSettings(ctx, txn, keys)
-	if err != nil || settings["version"] != "25.2" {
-		t.Fatalf("settings: %v %v", settings, err)
+	rd := e.Begin(kv.TxnOptions{ReadOnly: true})
+	v, found, err := GetSetting(ctx, rd, keys, VersionSetting)
+	if err != nil || !found || v != BootstrapClusterVersion {
+		t.Fatalf("bootstrapped version: %q %v %v", v, found, err)
+	}
+	snap, err = NewCollection(keys, cache, rd).Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.RoleMembers()) != 0 || !snap.Principal(RootUser).Admin {
+		t.Fatalf("after revoking admin from root: %v (root stays admin by name)", snap.RoleMembers())
 	}
 }

@@ -48,6 +48,16 @@ type Database struct {
 	ID    ID     `json:"id"`
 	Name  string `json:"name"`
 	Owner string `json:"owner"`
+	// Privileges are the grants on the database, by grantee, as
+	// privilege.Kind bit sets (Kind.Mask()).
+	Privileges map[string]uint64 `json:"privileges,omitempty"`
+}
+
+// Clone returns a copy that may be modified.
+func (d *Database) Clone() *Database {
+	c := *d
+	c.Privileges = clonePrivileges(d.Privileges)
+	return &c
 }
 
 // Schema is a schema descriptor. Every database has a "public" schema.
@@ -117,6 +127,9 @@ type Table struct {
 	Indexes      []Index  `json:"indexes,omitempty"`
 	NextIndexID  IndexID  `json:"next_index_id"`
 	Checks       []Check  `json:"checks,omitempty"`
+	// Privileges are the grants on the table, by grantee, as
+	// privilege.Kind bit sets (Kind.Mask()).
+	Privileges map[string]uint64 `json:"privileges,omitempty"`
 
 	// colOrdByID maps a column id to its position in Columns (-1 when the
 	// id belongs to no current column); set by init.

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"sort"
+	"sync"
 )
 
 // Snapshot is the set of descriptors of one catalog version, indexed for
@@ -16,6 +17,15 @@ type Snapshot struct {
 	dbs     map[string]*Database
 	schemas map[schemaKey]*Schema
 	tables  map[objectKey]*Table
+
+	// users and members are the VC's principals and role memberships
+	// (members sorted by role, then member).
+	users   map[string]*User
+	members []RoleMember
+	// principals caches Principal per user name; a shared snapshot is
+	// read by many sessions at once, hence the sync.Map. Replaced (not
+	// cleared) when a private copy changes.
+	principals *sync.Map
 }
 
 type schemaKey struct {
@@ -28,19 +38,30 @@ type objectKey struct {
 	name       string
 }
 
-func newSnapshot(version string, descs []*Descriptor) *Snapshot {
+func newSnapshot(version string, descs []*Descriptor, users []*User, members []RoleMember) *Snapshot {
 	s := &Snapshot{
-		Version: version,
-		byID:    make(map[ID]*Descriptor, len(descs)),
-		dbs:     make(map[string]*Database),
-		schemas: make(map[schemaKey]*Schema),
-		tables:  make(map[objectKey]*Table),
+		Version:    version,
+		byID:       make(map[ID]*Descriptor, len(descs)),
+		dbs:        make(map[string]*Database),
+		schemas:    make(map[schemaKey]*Schema),
+		tables:     make(map[objectKey]*Table),
+		users:      make(map[string]*User, len(users)),
+		members:    members,
+		principals: &sync.Map{},
 	}
 	for _, d := range descs {
 		s.add(d)
 	}
+	for _, u := range users {
+		s.users[u.Name] = u
+	}
+	sortMembers(s.members)
 	return s
 }
+
+// resetPrincipals drops the cached principals of a private copy whose
+// users or memberships changed.
+func (s *Snapshot) resetPrincipals() { s.principals = &sync.Map{} }
 
 func (s *Snapshot) add(d *Descriptor) {
 	s.byID[d.ID()] = d
@@ -76,10 +97,16 @@ func (s *Snapshot) remove(id ID) {
 // must be replaced, never modified.
 func (s *Snapshot) clone() *Snapshot {
 	c := &Snapshot{
-		byID:    make(map[ID]*Descriptor, len(s.byID)),
-		dbs:     make(map[string]*Database, len(s.dbs)),
-		schemas: make(map[schemaKey]*Schema, len(s.schemas)),
-		tables:  make(map[objectKey]*Table, len(s.tables)),
+		byID:       make(map[ID]*Descriptor, len(s.byID)),
+		dbs:        make(map[string]*Database, len(s.dbs)),
+		schemas:    make(map[schemaKey]*Schema, len(s.schemas)),
+		tables:     make(map[objectKey]*Table, len(s.tables)),
+		users:      make(map[string]*User, len(s.users)),
+		members:    append([]RoleMember(nil), s.members...),
+		principals: &sync.Map{},
+	}
+	for k, v := range s.users {
+		c.users[k] = v
 	}
 	for k, v := range s.byID {
 		c.byID[k] = v
@@ -184,3 +211,19 @@ func (s *Snapshot) AllTables() []*Table {
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
+
+// User returns the user or role called name, or nil. The record is shared:
+// copy it before changing it.
+func (s *Snapshot) User(name string) *User { return s.users[name] }
+
+// Users returns every user and role, ordered by name.
+func (s *Snapshot) Users() []*User {
+	out := make([]*User, 0, len(s.users))
+	for _, name := range sortedNames(s.users) {
+		out = append(out, s.users[name])
+	}
+	return out
+}
+
+// RoleMembers returns every membership, ordered by role then member.
+func (s *Snapshot) RoleMembers() []RoleMember { return s.members }

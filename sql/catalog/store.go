@@ -131,18 +131,17 @@ func (c *Collection) Snapshot(ctx context.Context) (*Snapshot, error) {
 	if !found {
 		// Reading before the VC was bootstrapped (AS OF SYSTEM TIME, or a
 		// replica that has not received the catalog yet): nothing exists.
-		c.snap = newSnapshot("", nil)
+		c.snap = newSnapshot("", nil, nil, nil)
 		return c.snap, nil
 	}
 	if s := c.cache.get(string(v)); s != nil {
 		c.snap = s
 		return s, nil
 	}
-	descs, err := c.scanDescriptors(ctx)
+	s, err := c.readSnapshot(ctx, string(v))
 	if err != nil {
 		return nil, err
 	}
-	s := newSnapshot(string(v), descs)
 	c.cache.put(s)
 	c.snap = s
 	return s, nil
@@ -150,6 +149,24 @@ func (c *Collection) Snapshot(ctx context.Context) (*Snapshot, error) {
 
 // Modified reports whether the transaction changed the catalog.
 func (c *Collection) Modified() bool { return c.private }
+
+// readSnapshot reads every descriptor, user and membership through the
+// transaction.
+func (c *Collection) readSnapshot(ctx context.Context, version string) (*Snapshot, error) {
+	descs, err := c.scanDescriptors(ctx)
+	if err != nil {
+		return nil, err
+	}
+	users, err := scanUsers(ctx, c.txn, c.keys)
+	if err != nil {
+		return nil, err
+	}
+	members, err := scanRoleMembers(ctx, c.txn, c.keys)
+	if err != nil {
+		return nil, err
+	}
+	return newSnapshot(version, descs, users, members), nil
+}
 
 func (c *Collection) scanDescriptors(ctx context.Context) ([]*Descriptor, error) {
 	var descs []*Descriptor
@@ -199,19 +216,23 @@ func (c *Collection) Reload(ctx context.Context) error {
 	if !found {
 		return errors.New("virtual cluster catalog is not bootstrapped")
 	}
-	descs, err := c.scanDescriptors(ctx)
-	if err != nil {
-		return err
-	}
 	if string(v) == string(c.newVersion) {
 		// Some of this transaction's changes survive: the copy stays
 		// private and never enters the shared cache.
-		c.snap = newSnapshot("", descs)
+		snap, err := c.readSnapshot(ctx, "")
+		if err != nil {
+			return err
+		}
+		c.snap = snap
 		return nil
 	}
 	// Every change was undone: the transaction sees the version it started
 	// with.
-	c.snap = newSnapshot(string(v), descs)
+	snap, err := c.readSnapshot(ctx, string(v))
+	if err != nil {
+		return err
+	}
+	c.snap = snap
 	c.private = false
 	return nil
 }
