@@ -165,10 +165,22 @@ vcdb_stop_node() {
   unset "VCDB_PIDS[$1]"
 }
 
+# vcdb_cache_flag prints the flag that gives vcdb's block cache the memory
+# PostgreSQL's shared_buffers has (BENCH_VCDB_CACHE, default 1GiB), when the
+# binary has a --cache flag; nothing otherwise (the kv default then applies).
+vcdb_cache_flag() {
+  if "$VCDB" start-single-node --help 2>/dev/null | grep -q -- '--cache'; then
+    echo "--cache=${BENCH_VCDB_CACHE:-1GiB}"
+  fi
+}
+
 # vcdb_start starts the benchmark's node. Its commits are durable: the
 # Pebble WAL is synced before a commit is acknowledged (DESIGN.md), as
 # PostgreSQL's are with synchronous_commit=on.
-vcdb_start() { vcdb_start_node main "$VCDB_PORT" "$VCDB_HTTP_PORT" "$VCDB_STORE"; }
+vcdb_start() {
+  # shellcheck disable=SC2046
+  vcdb_start_node main "$VCDB_PORT" "$VCDB_HTTP_PORT" "$VCDB_STORE" $(vcdb_cache_flag)
+}
 
 # vcdb_pids prints the pids of our vcdb nodes (for CPU accounting).
 vcdb_pids() { echo "${VCDB_PIDS[@]}"; }

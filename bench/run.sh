@@ -100,6 +100,7 @@ done
       ('shared_buffers','max_wal_size','checkpoint_timeout','synchronous_commit','fsync','full_page_writes','wal_level')
       ORDER BY name" | paste -sd ' ')"
   fi
+  echo "vcdb block cache: $(c=$(vcdb_cache_flag); echo "${c:-the kv default (this binary has no --cache flag)}")"
   echo "runs: $BENCH_REPS per system and row, $BENCH_RAMP ramp + $BENCH_DURATION measured, interleaved"
   echo "client: vcdb workload (pgx, prepared statements: --method=cache_statement), on the same machine"
 } > "$RAW/machine.txt"

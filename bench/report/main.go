@@ -351,7 +351,8 @@ func updateBenchmarks(path, title, machine string, rows []row, cells map[string]
 	fmt.Fprintf(&b, "Latest full run: %s ([bench/results/%s](bench/results/%s)).\n\n", title, resultsFile, resultsFile)
 	for _, line := range strings.Split(machine, "\n") {
 		if strings.HasPrefix(line, "machine:") || strings.HasPrefix(line, "postgresql:") || strings.HasPrefix(line, "vcdb:") ||
-			strings.HasPrefix(line, "runs:") || strings.HasPrefix(line, "pg_test_fsync") || strings.HasPrefix(line, "disk:") {
+			strings.HasPrefix(line, "runs:") || strings.HasPrefix(line, "pg_test_fsync") || strings.HasPrefix(line, "disk:") ||
+			strings.HasPrefix(line, "vcdb block cache:") {
 			fmt.Fprintf(&b, "- %s\n", line)
 		}
 	}
