@@ -21,12 +21,15 @@
 # rows), BENCH_DURATION, BENCH_RAMP, BENCH_REPS, BENCH_KV_ROWS,
 # BENCH_PROFILE=0|1, BENCH_QUIET_MAX (seconds to wait for a quiet machine
 # before each run), BENCH_SYSTEMS ("pg vcdb"; one of them alone checks the
-# harness), BENCH_ROWS (a subset of the row names below), BENCH_*_PORT.
+# harness), BENCH_ROWS (a subset of the row names below), BENCH_*_PORT,
+# BENCH_VCDB_CACHE (default 1GiB), BENCH_TAG (names the results, default the
+# date).
 source "$(dirname "$0")/lib.sh"
 
 DATE=$(date +%Y-%m-%d)
 TAG=$DATE
 [ "${BENCH_QUICK:-0}" = 1 ] && TAG=$DATE-quick
+TAG=${BENCH_TAG:-$TAG}
 RESULTS=$REPO/bench/results
 RAW=$RESULTS/$TAG.raw
 PROFILES=$RESULTS/$TAG-profiles
