@@ -41,8 +41,10 @@ func TestMain(m *testing.M) {
 	if testBinary.dir != "" {
 		_ = os.RemoveAll(testBinary.dir)
 	}
-	if fixtureRoot != "" {
-		_ = os.RemoveAll(fixtureRoot)
+	for _, dir := range []string{fixtureRoot, cliCertsRoot} {
+		if dir != "" {
+			_ = os.RemoveAll(dir)
+		}
 	}
 	os.Exit(code)
 }
@@ -111,10 +113,18 @@ type procNode struct {
 // accepts SQL. The process is killed when the test ends.
 func startProcNode(t *testing.T, extra ...string) *procNode {
 	t.Helper()
+	return startNodeProcess(t, append([]string{"--store=type=mem", "--insecure",
+		"--listen-addr=127.0.0.1:0", "--http-addr=127.0.0.1:0"}, extra...)...)
+}
+
+// startNodeProcess starts `vcdb start-single-node` with the given flags
+// and waits (bounded) until it accepts SQL. The process is killed when
+// the test ends.
+func startNodeProcess(t *testing.T, flags ...string) *procNode {
+	t.Helper()
 	dir := t.TempDir()
 	urlFile := filepath.Join(dir, "url")
-	args := append([]string{"start-single-node", "--store=type=mem", "--insecure",
-		"--listen-addr=127.0.0.1:0", "--http-addr=127.0.0.1:0", "--listening-url-file=" + urlFile}, extra...)
+	args := append([]string{"start-single-node", "--listening-url-file=" + urlFile}, flags...)
 	n := &procNode{cmd: exec.Command(vcdbBinary(t), args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
 	n.cmd.Stdout, n.cmd.Stderr = n.stdout, n.stderr
 	if err := n.cmd.Start(); err != nil {
