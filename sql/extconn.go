@@ -130,7 +130,8 @@ func checkExternalConnectionURI(uri string) error {
 // system VC (they belong to the physical cluster).
 func (s *Session) requireSystemVCForExternal(op string) error {
 	if !s.srv.isSystem() {
-		return pgerror.Newf(pgcode.InsufficientPrivilege, "only the system tenant can %s external connections", op)
+		return s.withSystemInterfaceTip(
+			pgerror.Newf(pgcode.InsufficientPrivilege, "only the system tenant can %s external connections", op))
 	}
 	return nil
 }

@@ -36,6 +36,9 @@ import (
 const (
 	settingDefaultTargetCluster = "server.controller.default_target_cluster"
 	settingRangefeedEnabled     = "kv.rangefeed.enabled"
+	// settingErrorTipSystemInterface adds a hint to the errors of
+	// statements that need the system VC.
+	settingErrorTipSystemInterface = "sql.error_tip_system_interface.enabled"
 )
 
 type settingKind int
@@ -84,7 +87,7 @@ func init() {
 			description: "accepted for compatibility; vcdb's rangefeeds checkpoint every few milliseconds"},
 		&clusterSetting{name: "kv.closed_timestamp.side_transport_interval", kind: settingDuration, def: "200ms", systemOnly: true,
 			description: "accepted for compatibility; vcdb's rangefeeds checkpoint every few milliseconds"},
-		&clusterSetting{name: "sql.error_tip_system_interface.enabled", kind: settingBool, def: "false",
+		&clusterSetting{name: settingErrorTipSystemInterface, kind: settingBool, def: "false",
 			description: "if set, errors of statements that need the system virtual cluster suggest connecting to it"},
 		&clusterSetting{name: "cluster.organization", kind: settingString, def: "",
 			description: "organization name"},

@@ -186,7 +186,7 @@ func (h *Host) renameVirtualCluster(ctx context.Context, spec vcSpec, newName st
 		}
 		if rec.DataState == tenant.DataStateDropping {
 			return pgerror.Newf(pgcode.ObjectNotInPrerequisiteState,
-				"cannot rename tenant %q (%d) in data state %s", rec.Name, rec.ID, rec.DataState)
+				"cannot rename tenant %q (%d) in data state %s", vcName(rec), rec.ID, rec.DataState)
 		}
 		if newName == tenant.SystemName {
 			return pgerror.Newf(pgcode.DuplicateObject, "name %q is already taken", newName)

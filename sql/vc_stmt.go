@@ -10,6 +10,7 @@ import (
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/privilege"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/sem/tree"
 	"github.com/cockroachdb/errors"
+	"github.com/vcdb/vcdb/kv"
 	"github.com/vcdb/vcdb/sql/catalog"
 	"github.com/vcdb/vcdb/tenant"
 )
@@ -52,14 +53,30 @@ func vcOperation(stmt tree.Statement) string {
 // about other VCs: it must be in the system VC of a Host.
 func (s *Session) requireSystemHost(stmt tree.Statement) (*Host, error) {
 	if !s.srv.isSystem() {
-		err := pgerror.Newf(pgcode.InsufficientPrivilege, "only the system tenant can %s", vcOperation(stmt))
-		return nil, errors.WithHint(err, "Connect to the system interface and manage virtual clusters from there.")
+		return nil, s.withSystemInterfaceTip(
+			pgerror.Newf(pgcode.InsufficientPrivilege, "only the system tenant can %s", vcOperation(stmt)))
 	}
 	if s.srv.host == nil {
 		return nil, pgerror.Newf(pgcode.FeatureNotSupported,
 			"%s is not available: this server serves a single virtual cluster", stmt.StatementTag())
 	}
 	return s.srv.host, nil
+}
+
+// withSystemInterfaceTip adds CockroachDB's hint to an error of a
+// statement that needs the system VC, when the VC's
+// sql.error_tip_system_interface.enabled is on.
+func (s *Session) withSystemInterfaceTip(err error) error {
+	cs, lerr := lookupSetting(settingErrorTipSystemInterface)
+	if lerr != nil {
+		return err
+	}
+	txn := s.beginKV(true, kv.Timestamp{})
+	defer txn.Rollback()
+	if v, verr := s.srv.effectiveSetting(context.Background(), txn, cs); verr == nil && v == "true" {
+		return errors.WithHint(err, "Connect to the system interface and manage virtual clusters from there.")
+	}
+	return err
 }
 
 // requireManageVC checks MANAGEVIRTUALCLUSTER (or admin) against the
