@@ -19,6 +19,7 @@ import (
 	"github.com/cockroachdb/errors"
 	"github.com/urfave/cli/v2"
 	"github.com/vcdb/vcdb/server"
+	"github.com/vcdb/vcdb/sql"
 )
 
 // `vcdb start-single-node` (contract §1). The node's lifecycle lives in
@@ -82,10 +83,6 @@ func parseStartFlags(c *cli.Context) (startOptions, error) {
 	if c.Bool("virtualized") && c.Bool("virtualized-empty") {
 		return o, errors.New("--virtualized and --virtualized-empty are mutually exclusive")
 	}
-	if c.Bool("virtualized") || c.Bool("virtualized-empty") {
-		return o, errors.New("--virtualized and --virtualized-empty are not supported yet (virtual clusters come with a later release); " +
-			"start without them and user data lives in the system virtual cluster")
-	}
 	dir, inMem, err := parseStoreSpec(c.String("store"))
 	if err != nil {
 		return o, err
@@ -108,6 +105,12 @@ func parseStartFlags(c *cli.Context) (startOptions, error) {
 		PasswordMethod: method,
 		CacheSize:      cache,
 		DrainTimeout:   c.Duration("drain-timeout"),
+	}
+	switch {
+	case c.Bool("virtualized"):
+		o.cfg.Init = sql.InitVirtualized
+	case c.Bool("virtualized-empty"):
+		o.cfg.Init = sql.InitVirtualizedEmpty
 	}
 	o.pidFile = c.String("pid-file")
 	o.listeningURLFile = c.String("listening-url-file")
@@ -336,6 +339,12 @@ func startBanner(n *server.Node, started time.Time) string {
 	row("build", "vcdb "+BinaryVersion)
 	row("webui", n.HTTPURL())
 	row("sql", n.SQLURL())
+	if target := n.Host().DefaultTargetCluster(); target != server.SystemClusterName {
+		// Connections without a cluster option go to the default target
+		// cluster; administration happens in the system VC.
+		row("sql (system)", n.SystemSQLURL())
+		row("default cluster", target)
+	}
 	if n.InMemory() {
 		row("store[0]", "type=mem")
 	} else {

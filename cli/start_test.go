@@ -59,8 +59,6 @@ func TestStartRejectsFlags(t *testing.T) {
 		{[]string{"--insecure", "--cache=lots"}, "--cache=lots: not a size"},
 		{[]string{"--insecure", "--cache=95%"}, "at most 90%"},
 		{[]string{"--insecure", "--password-method=md5"}, "unknown password method"},
-		{[]string{"--insecure", "--virtualized"}, "not supported yet"},
-		{[]string{"--insecure", "--virtualized-empty"}, "not supported yet"},
 		{[]string{"--insecure", "--virtualized", "--virtualized-empty"}, "mutually exclusive"},
 		{[]string{"--insecure", "--store=type=nvme"}, "unknown store type"},
 		{[]string{"--insecure", "extra"}, "takes no arguments"},

@@ -169,9 +169,16 @@ func (c *conn) readLoop() {
 }
 
 // next returns the next command. It returns ok=false when the connection
-// should end because the server drains and this connection is idle.
+// should end because the server drains and this connection is idle, and
+// an error command when the session's virtual cluster stopped serving.
 func (c *conn) next() (cmd command, ok bool) {
+	stopped := c.sess.Done()
 	for {
+		select {
+		case <-stopped:
+			return command{err: errServiceStopped(c.routed)}, true
+		default:
+		}
 		// A draining server closes an idle connection even when the
 		// client has already pipelined its next query, so a drain waits
 		// for at most one statement or batch per connection.
@@ -193,6 +200,8 @@ func (c *conn) next() (cmd command, ok bool) {
 			return command{err: context.Cause(c.ctx)}, true
 		case <-drain:
 			return command{}, false
+		case <-stopped:
+			return command{err: errServiceStopped(c.routed)}, true
 		}
 	}
 }

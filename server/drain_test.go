@@ -195,3 +195,27 @@ func TestPipelineBackPressure(t *testing.T) {
 		t.Fatalf("got %d rows, want %d", rows, n)
 	}
 }
+
+// TestServiceStopEndsConnections: when a virtual cluster's service stops
+// (the session's Done closes), an idle connection ends at once with FATAL
+// 57P01 naming the cluster, and a busy one after its statement.
+func TestServiceStopEndsConnections(t *testing.T) {
+	t.Cleanup(leaktest.AfterTest(t))
+	eng := &fakeEngine{}
+	srv, addr := startTestServer(t, eng, Config{})
+	idle := dialStartup(t, addr)
+	busy := dialStartup(t, addr)
+	busy.query(t, "sleepms 200")
+	waitRunning(t, srv, busy)
+	eng.stopSessions()
+	msg, err := idle.fe.Receive()
+	e, ok := msg.(*pgproto3.ErrorResponse)
+	if err != nil || !ok || e.Severity != "FATAL" || e.Code != "57P01" ||
+		e.Message != `terminating connection: the SQL service of virtual cluster "system" was stopped` {
+		t.Fatalf("idle connection got %#v, %v", msg, err)
+	}
+	if got, want := strings.Join(busy.receiveAll(), ","),
+		"RowDescription,DataRow,CommandComplete,ReadyForQuery,ErrorResponse FATAL 57P01"; got != want {
+		t.Errorf("busy connection got %s, want %s", got, want)
+	}
+}

@@ -434,7 +434,7 @@ func TestE2EStartErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"--store=type=mem", "--listen-addr=127.0.0.1:0", "--certs-dir=" + t.TempDir()}, "loading the node's certificates"},
-		{[]string{"--store=type=mem", "--insecure", "--virtualized"}, "--virtualized"},
+		{[]string{"--store=type=mem", "--insecure", "--virtualized", "--virtualized-empty"}, "mutually exclusive"},
 		{[]string{"--store=type=disk", "--insecure"}, "unknown store type"},
 		{[]string{"--store=type=mem", "--insecure", "--listen-addr=256.0.0.1:99999"}, "listening for SQL"},
 	} {

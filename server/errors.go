@@ -32,6 +32,13 @@ var (
 	errClientGone = errors.New("client closed the connection")
 )
 
+// errServiceStopped ends the connections of a virtual cluster whose SQL
+// service stopped (STOP SERVICE), as the engine's sessions report it.
+func errServiceStopped(cluster string) error {
+	return pgerror.Newf(pgcode.AdminShutdown,
+		"terminating connection: the SQL service of virtual cluster %q was stopped", cluster)
+}
+
 // toErrorResponse turns any error into an ErrorResponse: this is the one
 // place where errors become wire messages (STYLE.md). The SQLSTATE,
 // severity, detail, hint and constraint name come from the error chain

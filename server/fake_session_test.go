@@ -51,6 +51,8 @@ type fakeSession struct {
 	efd     int32
 	syncs   *int
 	closed  bool
+	// done is closed by fakeEngine.stop (a stopped virtual cluster).
+	done chan struct{}
 }
 
 var _ Session = (*fakeSession)(nil)
@@ -102,7 +104,7 @@ func (e *fakeEngine) open(_ context.Context, args sql.SessionArgs) (Session, err
 			return nil, pgerror.Newf(pgcode.UndefinedObject, "unrecognized configuration parameter %q", name)
 		}
 	}
-	s := &fakeSession{args: args, txn: 'I', efd: 1, syncs: &e.syncs}
+	s := &fakeSession{args: args, txn: 'I', efd: 1, syncs: &e.syncs, done: make(chan struct{})}
 	tz := "UTC"
 	if v, ok := args.SessionDefaults["TimeZone"]; ok {
 		tz = v
@@ -151,6 +153,21 @@ func (s *fakeSession) Sync(context.Context) error {
 	return nil
 }
 func (s *fakeSession) Close() { s.closed = true }
+func (s *fakeSession) Done() <-chan struct{} { return s.done }
+
+// stopSessions closes Done of every session opened so far (as STOP
+// SERVICE does to a virtual cluster's sessions).
+func (e *fakeEngine) stopSessions() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, s := range e.sessions {
+		select {
+		case <-s.done:
+		default:
+			close(s.done)
+		}
+	}
+}
 
 var placeholderRE = regexp.MustCompile(`\$([0-9]+)`)
 

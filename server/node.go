@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"log"
 	"net"
 	"net/http"
 	"net/url"
@@ -17,7 +18,6 @@ import (
 	"github.com/vcdb/vcdb/certs"
 	"github.com/vcdb/vcdb/kv"
 	"github.com/vcdb/vcdb/sql"
-	"github.com/vcdb/vcdb/tenant"
 )
 
 // NodeConfig configures a single-node vcdb (`vcdb start-single-node`).
@@ -42,6 +42,10 @@ type NodeConfig struct {
 	// CacheSize is the KV engine's block cache size in bytes; 0 means
 	// kv's default.
 	CacheSize int64
+	// Init is how the physical cluster is set up at every start
+	// (--virtualized, --virtualized-empty); sql.Host.Initialize is
+	// idempotent.
+	Init sql.InitMode
 	// DrainTimeout bounds how long Shutdown lets running statements
 	// finish; 0 means DefaultDrainTimeout.
 	DrainTimeout time.Duration
@@ -58,13 +62,14 @@ const DefaultDrainTimeout = 10 * time.Second
 // SystemClusterName is the name of the system virtual cluster.
 const SystemClusterName = "system"
 
-// Node is a running single-node vcdb: the KV engine, the SQL server of the
-// system virtual cluster, the wire server and the HTTP server. StartNode
+// Node is a running single-node vcdb: the KV engine, the SQL layer of the
+// physical cluster (sql.Host: the system virtual cluster and the services
+// of the application VCs), the wire server and the HTTP server. StartNode
 // starts it; Shutdown stops it in the order written there.
 type Node struct {
 	cfg     NodeConfig
 	engine  *kv.Engine
-	sql     *sql.Server
+	host    *sql.Host
 	wire    *Server
 	http    *http.Server
 	sqlLn   net.Listener
@@ -98,6 +103,9 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, retErr error) {
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = DefaultDrainTimeout
 	}
+	if cfg.Logf == nil {
+		cfg.Logf = log.Printf
+	}
 	n := &Node{cfg: cfg, metrics: NewMetricsRegistry(), done: make(chan struct{})}
 	defer func() {
 		if retErr != nil {
@@ -109,11 +117,14 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, retErr error) {
 	if err != nil {
 		return nil, errors.Wrapf(err, "opening store %s", n.StorePath())
 	}
-	n.sql, err = sql.NewServer(ctx, sql.Config{
-		KV: n.engine, TenantID: tenant.SystemID, TenantName: SystemClusterName,
-	})
+	// NewHost brings back the service of every virtual cluster whose
+	// record says shared, so a restart serves what was served before.
+	n.host, err = sql.NewHost(ctx, sql.HostConfig{KV: n.engine, Logf: cfg.Logf})
 	if err != nil {
 		return nil, errors.Wrap(err, "starting the SQL engine")
+	}
+	if err := n.host.Initialize(ctx, cfg.Init); err != nil {
+		return nil, errors.Wrap(err, "initializing the cluster")
 	}
 	if n.sqlLn, err = net.Listen("tcp", cfg.ListenAddr); err != nil {
 		return nil, errors.Wrap(err, "listening for SQL")
@@ -256,14 +267,21 @@ func (n *Node) StorePath() string {
 // their sources.
 func (n *Node) Metrics() *MetricsRegistry { return n.metrics }
 
-// route implements Router for a single physical cluster whose only
-// virtual cluster is the system VC (the virtual-cluster issue replaces it
-// with a lookup in tenant.Registry and the default-target setting).
+// Host is the node's SQL layer (virtual clusters and their services).
+func (n *Node) Host() *sql.Host { return n.host }
+
+// route implements Router (contract §2): the cluster the client named, or
+// the default target cluster (server.controller.default_target_cluster,
+// cached by the Host), whose service must be running.
 func (n *Node) route(cluster string) (Cluster, error) {
-	if cluster == "" || cluster == SystemClusterName {
-		return SQLCluster(n.sql, SystemClusterName), nil
+	if cluster == "" {
+		cluster = n.host.DefaultTargetCluster()
 	}
-	return nil, RoutingError(cluster)
+	srv, ok := n.host.Lookup(cluster)
+	if !ok {
+		return nil, RoutingError(cluster)
+	}
+	return SQLCluster(srv), nil
 }
 
 // RoutingError is the startup error for an unknown virtual cluster or one
@@ -281,7 +299,7 @@ func (n *Node) Serving() bool { return !n.wire.Draining() }
 // CheckSQL implements Health: SELECT 1 through a fresh session of the
 // system VC.
 func (n *Node) CheckSQL(ctx context.Context) error {
-	sess, err := n.sql.NewSession(ctx, sql.SessionArgs{User: "root", ApplicationName: "$ internal-health"})
+	sess, err := n.host.System().NewSession(ctx, sql.SessionArgs{User: "root", ApplicationName: "$ internal-health"})
 	if err != nil {
 		return err
 	}
@@ -323,7 +341,8 @@ func (n *Node) CheckSQL(ctx context.Context) error {
 //  3. Shut the HTTP server down: it was kept so /health reported the
 //     drain; it goes before the SQL server because /health?ready=1 runs
 //     SQL.
-//  4. Close the SQL server: no session is left to use it.
+//  4. Close the SQL layer (every virtual cluster's service): no session
+//     is left to use it.
 //  5. Close the KV engine last: everything above reads and writes
 //     through it, and closing it syncs and releases the store.
 //
@@ -363,8 +382,10 @@ func (n *Node) closeStarted() {
 		_ = n.httpLn.Close()
 	}
 	n.serveWG.Wait()
-	if n.sql != nil {
-		n.sql.Close()
+	if n.host != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.DrainTimeout)
+		n.host.Close(ctx)
+		cancel()
 	}
 	if n.engine != nil {
 		if err := n.engine.Close(); err != nil {
@@ -374,9 +395,5 @@ func (n *Node) closeStarted() {
 }
 
 func (n *Node) logf(format string, args ...interface{}) {
-	if n.cfg.Logf != nil {
-		n.cfg.Logf(format, args...)
-		return
-	}
-	n.wire.cfg.Logf(format, args...)
+	n.cfg.Logf(format, args...)
 }

@@ -43,6 +43,9 @@ type Session interface {
 	// settings, TimeZone, DateStyle and IntervalStyle, arrive as
 	// ParameterStatus values.)
 	ExtraFloatDigits() int32
+	// Done is closed when the session's virtual cluster stops serving
+	// (STOP SERVICE, shutdown): the connection then ends with 57P01.
+	Done() <-chan struct{}
 }
 
 // Cluster is the SQL service of one virtual cluster as a connection sees
@@ -79,14 +82,11 @@ type UserAuth struct {
 
 // SQLCluster adapts a *sql.Server (one virtual cluster's SQL service) to
 // Cluster.
-func SQLCluster(s *sql.Server, name string) Cluster { return sqlCluster{s, name} }
+func SQLCluster(s *sql.Server) Cluster { return sqlCluster{s} }
 
-type sqlCluster struct {
-	s    *sql.Server
-	name string
-}
+type sqlCluster struct{ s *sql.Server }
 
-func (c sqlCluster) Name() string { return c.name }
+func (c sqlCluster) Name() string { return c.s.TenantName() }
 
 func (c sqlCluster) LookupUser(ctx context.Context, user string) (UserAuth, bool, error) {
 	info, found, err := c.s.LookupUser(ctx, user)
@@ -95,7 +95,7 @@ func (c sqlCluster) LookupUser(ctx context.Context, user string) (UserAuth, bool
 	}
 	return UserAuth{
 		CanLogin:         info.CanLogin,
-		MayConnect:       mayConnectTODO(info, c.name),
+		MayConnect:       info.MayConnect,
 		PasswordVerifier: info.PasswordVerifier,
 		IsAdmin:          info.IsAdmin,
 	}, true, nil
@@ -115,9 +115,3 @@ func (c sqlCluster) NewSession(ctx context.Context, args sql.SessionArgs) (Sessi
 // target cluster). An unknown or stopped cluster gives an error with SQLSTATE
 // 08000 (see RoutingError); the connection is then refused during startup.
 type Router func(cluster string) (Cluster, error)
-
-// mayConnectTODO stands in for sql.UserInfo.MayConnect until the sql
-// package provides it (phase-2 contract).
-func mayConnectTODO(info sql.UserInfo, cluster string) bool {
-	return info.IsAdmin || cluster != SystemClusterName
-}
