@@ -152,7 +152,7 @@ func (s *fakeSession) Sync(context.Context) error {
 	*s.syncs++
 	return nil
 }
-func (s *fakeSession) Close() { s.closed = true }
+func (s *fakeSession) Close()                { s.closed = true }
 func (s *fakeSession) Done() <-chan struct{} { return s.done }
 
 // stopSessions closes Done of every session opened so far (as STOP
