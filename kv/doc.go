@@ -19,6 +19,8 @@
 //	rangefeed.go            subscriptions, catch-up, checkpoints
 //	history.go              RevertRange, Fingerprint, Export, IngestVersions,
 //	                        WriteVersions, ClearRange
+//	timebound.go            per-block MVCC time intervals (a Pebble block
+//	                        property) and the filters that skip blocks
 //	gc.go                   GC TTLs, protected timestamps, thresholds, RunGC
 //
 // # Keys and values
@@ -95,6 +97,18 @@
 // WriteVersions, IngestVersions, RevertRange and ClearRange are not carried
 // live (see rangefeed.go for why); a later subscription's catch-up scan sees
 // their results.
+//
+// # Time-bound iteration
+//
+// SSTables record the interval of MVCC wall times in each block and table
+// (timebound.go). Catch-up scans, Fingerprint and Export with a start time,
+// RevertRange and commit-time validation of scanned spans pass a filter for
+// the interval they need, so Pebble skips blocks and tables that hold only
+// older (or newer) versions: their cost follows what changed in the
+// interval, not the size of the span. The filter only narrows what is read;
+// every version is still checked against the interval, so results never
+// depend on it (the memtable and tables written before the property existed
+// are read in full).
 //
 // # GC
 //

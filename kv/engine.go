@@ -51,6 +51,10 @@ type Options struct {
 	// DisableSync commits without waiting for the WAL sync. Benchmarks only:
 	// it gives up durability of acknowledged commits.
 	DisableSync bool
+
+	// noTimeBound makes time-bound iterations read every block (tests and
+	// benchmarks compare results and costs with and without the filter).
+	noTimeBound bool
 }
 
 // Defaults for Options.
@@ -80,13 +84,15 @@ const (
 // goroutine per rangefeed subscription. All of them stop on Close, which
 // waits for them before closing Pebble.
 type Engine struct {
-	db        *pebble.DB
-	popts     *pebble.Options
-	fs        vfs.FS
-	dir       string
-	opts      Options
-	clock     *Clock
-	writeOpts *pebble.WriteOptions
+	db    *pebble.DB
+	popts *pebble.Options
+	fs    vfs.FS
+	dir   string
+	opts  Options
+	clock *Clock
+	// noTimeBound is Options.noTimeBound (timebound.go).
+	noTimeBound bool
+	writeOpts   *pebble.WriteOptions
 
 	// commitMu serializes commit validation with commit timestamp
 	// assignment (see commit.go). It is never held across Pebble writes.
@@ -178,6 +184,9 @@ func Open(opts Options) (*Engine, error) {
 		Cache:              cache,
 		FormatMajorVersion: pebble.FormatNewest,
 		Logger:             quietLogger{},
+		// Per-block MVCC time intervals for time-bound iteration
+		// (timebound.go).
+		BlockPropertyCollectors: blockPropertyCollectors,
 	}
 	if opts.MemTableSize > 0 {
 		popts.MemTableSize = opts.MemTableSize
@@ -194,13 +203,14 @@ func Open(opts Options) (*Engine, error) {
 		return nil, errors.Wrap(err, "kv: opening pebble")
 	}
 	e := &Engine{
-		db:        db,
-		popts:     popts,
-		fs:        fs,
-		dir:       dir,
-		opts:      opts,
-		writeOpts: pebble.Sync,
-		renewCh:   make(chan struct{}, 1),
+		db:          db,
+		popts:       popts,
+		fs:          fs,
+		dir:         dir,
+		opts:        opts,
+		writeOpts:   pebble.Sync,
+		renewCh:     make(chan struct{}, 1),
+		noTimeBound: opts.noTimeBound,
 	}
 	if opts.CheckpointSpacing > 0 {
 		e.ckptSignal = make(chan struct{}, 1)

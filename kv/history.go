@@ -20,10 +20,7 @@ import (
 // value alias iterator memory valid only during the call.
 func (e *Engine) iterVersions(ctx context.Context, s Span, start, end Timestamp,
 	fn func(key []byte, ts Timestamp, value []byte, tombstone bool) error) error {
-	it, err := e.db.NewIter(&pebble.IterOptions{
-		LowerBound: encodeBareKey(nil, s.Key),
-		UpperBound: encodeBareKey(nil, s.EndKey),
-	})
+	it, err := e.db.NewIter(e.timeBoundIterOptions(encodeBareKey(nil, s.Key), encodeBareKey(nil, s.EndKey), start, end))
 	if err != nil {
 		return err
 	}
@@ -349,10 +346,8 @@ func (e *Engine) RevertRange(ctx context.Context, span Span, ts Timestamp) error
 	if err := e.waitApplied(ctx, e.clock.Now()); err != nil {
 		return err
 	}
-	it, err := e.db.NewIter(&pebble.IterOptions{
-		LowerBound: encodeBareKey(nil, s.Key),
-		UpperBound: encodeBareKey(nil, s.EndKey),
-	})
+	// Only versions newer than ts matter: blocks without any are skipped.
+	it, err := e.db.NewIter(e.timeBoundIterOptions(encodeBareKey(nil, s.Key), encodeBareKey(nil, s.EndKey), ts, Timestamp{}))
 	if err != nil {
 		return err
 	}

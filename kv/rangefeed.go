@@ -225,8 +225,10 @@ func (s *Subscription) run() {
 		s.mu.closed = true
 		s.mu.direct = false
 		s.mu.Unlock()
-		close(s.out)
+		// done first: a subscriber that saw Events closed must find Err
+		// set.
 		close(s.done)
+		close(s.out)
 	}()
 	err := s.deliver()
 	s.cancel(errSubscriptionClosed)

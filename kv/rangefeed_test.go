@@ -169,7 +169,7 @@ func TestRangefeedConcurrentWriters(t *testing.T) {
 	}{
 		{"tick", Options{CheckpointInterval: time.Millisecond, CheckpointSpacing: -1}, SubscribeOptions{}},
 		{"commit-driven", Options{CheckpointInterval: time.Hour}, SubscribeOptions{}},
-		{"small-buffer", Options{CheckpointInterval: time.Millisecond}, SubscribeOptions{BufferSize: 64}},
+		{"small-buffer", Options{CheckpointInterval: time.Millisecond}, SubscribeOptions{BufferSize: 256}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			testRangefeedConcurrentWriters(t, c.opts, c.sub)
@@ -276,28 +276,34 @@ func testRangefeedConcurrentWriters(t *testing.T, opts Options, subOpts Subscrib
 	}
 }
 
-// waitCheckpoint reads events until a checkpoint at or above ts arrives and
-// returns the checkpoints seen meanwhile.
-func waitCheckpoint(t *testing.T, sub *Subscription, ts Timestamp, within time.Duration) []Timestamp {
+// checkpointWaiter reads a subscription's events and remembers the newest
+// checkpoint.
+type checkpointWaiter struct {
+	sub  *Subscription
+	last Timestamp
+}
+
+// wait reads events until a checkpoint at or above ts has arrived (perhaps
+// already) and returns the checkpoints seen meanwhile.
+func (w *checkpointWaiter) wait(t *testing.T, ts Timestamp, within time.Duration) []Timestamp {
 	t.Helper()
 	deadline := time.After(within)
 	var seen []Timestamp
-	for {
+	for w.last.Less(ts) {
 		select {
-		case ev, ok := <-sub.Events():
+		case ev, ok := <-w.sub.Events():
 			if !ok {
-				t.Fatalf("subscription ended: %v", sub.Err())
+				t.Fatalf("subscription ended: %v", w.sub.Err())
 			}
 			if ev.Type == EventCheckpoint {
 				seen = append(seen, ev.Resolved)
-				if ts.LessEq(ev.Resolved) {
-					return seen
-				}
+				w.last = ev.Resolved
 			}
 		case <-deadline:
 			t.Fatalf("no checkpoint at or above %v within %v (saw %v)", ts, within, seen)
 		}
 	}
+	return seen
 }
 
 // TestRangefeedCheckpointFollowsCommit: with an idle tick of an hour, only
@@ -312,12 +318,13 @@ func TestRangefeedCheckpointFollowsCommit(t *testing.T) {
 		sub, err := e.Subscribe(ctx, sp("a", "z"), e.Now(), SubscribeOptions{})
 		must(t, err)
 		defer sub.Close()
-		waitCheckpoint(t, sub, Timestamp{WallTime: 1}, 10*time.Second)
+		w := checkpointWaiter{sub: sub}
+		w.wait(t, Timestamp{WallTime: 1}, 10*time.Second)
 		for i := 0; i < 3; i++ {
 			t1 := put(t, e, "a", "1")
 			t2 := put(t, e, "b", "2")
-			waitCheckpoint(t, sub, t1, 10*time.Second)
-			waitCheckpoint(t, sub, t2, 10*time.Second)
+			w.wait(t, t1, 10*time.Second)
+			w.wait(t, t2, 10*time.Second)
 		}
 	})
 	t.Run("tick-only", func(t *testing.T) {
@@ -325,7 +332,8 @@ func TestRangefeedCheckpointFollowsCommit(t *testing.T) {
 		sub, err := e.Subscribe(ctx, sp("a", "z"), e.Now(), SubscribeOptions{})
 		must(t, err)
 		defer sub.Close()
-		r0 := waitCheckpoint(t, sub, Timestamp{WallTime: 1}, 10*time.Second)
+		w := checkpointWaiter{sub: sub}
+		r0 := w.wait(t, Timestamp{WallTime: 1}, 10*time.Second)
 		put(t, e, "a", "1")
 		timeout := time.After(100 * time.Millisecond)
 		for {
@@ -351,7 +359,8 @@ func TestRangefeedPendingCheckpointsCoalesce(t *testing.T) {
 	sub, err := e.Subscribe(ctx, sp("a", "z"), e.Now(), SubscribeOptions{BufferSize: 1})
 	must(t, err)
 	defer sub.Close()
-	waitCheckpoint(t, sub, Timestamp{WallTime: 1}, 10*time.Second)
+	w := checkpointWaiter{sub: sub}
+	w.wait(t, Timestamp{WallTime: 1}, 10*time.Second)
 	// Nobody reads: the channel fills, then everything queues while ticks
 	// keep adding checkpoints.
 	queuedAbove := func(ts Timestamp) Timestamp {
