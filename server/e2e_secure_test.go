@@ -156,8 +156,13 @@ func (s *e2eScript) scrub(out string) string {
 		s.c.dir, "{CERTS}", s.c.otherDir, "{OTHER}", s.c.expiredDir, "{EXPIRED}",
 		":"+port, ":{PORT}", "port "+port, "port {PORT}",
 	).Replace(out)
+	out = pemText.ReplaceAllString(out, "{PEM}")
 	return ipv6Line.ReplaceAllString(out, "")
 }
+
+// pemText matches a PEM block as text or query-escaped (the CA differs
+// from run to run).
+var pemText = regexp.MustCompile(`(?s)-----BEGIN.*?-----END[^-]*-----(%0A|\n)?`)
 
 // ipv6Line drops libpq's report of a first attempt on ::1 (localhost
 // resolves to both; the node listens on 127.0.0.1), which depends on the
@@ -229,7 +234,7 @@ func (s *e2eScript) run(t *testing.T, d *datadriven.TestData) string {
 			return fmt.Sprintf("error: %v\n%s", err, out)
 		}
 		s.uri = strings.TrimSpace(string(out))
-		return s.scrub(strings.ReplaceAll(s.uri, "%0A", "\\n")) + "\n"
+		return s.scrub(s.uri) + "\n"
 	case "node-log":
 		var out strings.Builder
 		for _, line := range strings.Split(s.node.stderr.String(), "\n") {
@@ -334,4 +339,23 @@ func TestE2ESecure(t *testing.T) {
 		t.Fatalf("printed URL: %q %v", user, err)
 	}
 	datadriven.RunTest(t, "../testdata/server/e2e/secure", s.run)
+}
+
+// TestE2EVirtualized runs testdata/server/e2e/virtualized against a secure
+// node started with --virtualized.
+func TestE2EVirtualized(t *testing.T) {
+	c := testCLICerts(t)
+	s := &e2eScript{t: t, c: c}
+	s.start = func(extra ...string) *procNode {
+		return startSecureProcNode(t, c, "type=mem", append([]string{"--virtualized"}, extra...)...)
+	}
+	s.node = s.start()
+	banner := s.node.stdout.String()
+	if got := bannerField(banner, "default cluster"); got != "main" {
+		t.Errorf("banner's default cluster is %q:\n%s", got, banner)
+	}
+	if got := bannerField(banner, "sql (system)"); !strings.Contains(got, "options=-ccluster%3Dsystem") {
+		t.Errorf("banner's system URL is %q:\n%s", got, banner)
+	}
+	datadriven.RunTest(t, "../testdata/server/e2e/virtualized", s.run)
 }
