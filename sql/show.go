@@ -9,6 +9,7 @@ import (
 
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgcode"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgerror"
+	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/privilege"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/sem/tree"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/types"
 	"github.com/vcdb/vcdb/sql/catalog"
@@ -103,8 +104,15 @@ func (d *ddl) execShow(ctx context.Context, stmt tree.Statement) ([]tree.Datums,
 	case *tree.ShowExternalConnections:
 		return d.execShowExternalConnections(ctx, t)
 	case *tree.ShowSessions:
+		// Users see their own sessions; admins and holders of
+		// VIEWACTIVITY see every session.
+		pr := d.s.principal(d.snap)
+		all := pr.HasSystemPrivilege(privilege.VIEWACTIVITY)
 		var rows []tree.Datums
 		for _, sess := range d.s.srv.sessions() {
+			if !all && sess.startup.User != pr.Name {
+				continue
+			}
 			q, app := sess.activity()
 			status := "IDLE"
 			if q != "" {
