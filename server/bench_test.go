@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/sem/tree"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/vcdb/vcdb/sql"
 )
 
@@ -76,12 +78,18 @@ func BenchmarkPointSelect(b *testing.B) {
 }
 
 func benchmarkQuery(b *testing.B, addr, query string) {
-	for _, conns := range []int{1, 8, 32} {
+	benchmarkQueryURL(b, fmt.Sprintf("postgresql://root@%s/defaultdb?sslmode=disable", addr), query, 1, 8, 32)
+}
+
+// benchmarkQueryURL runs query (with one integer argument) through pgx
+// connections to u, at each connection count.
+func benchmarkQueryURL(b *testing.B, u, query string, connCounts ...int) {
+	for _, conns := range connCounts {
 		b.Run(fmt.Sprintf("conns=%d", conns), func(b *testing.B) {
 			ctx := context.Background()
 			clients := make([]*pgx.Conn, conns)
 			for i := range clients {
-				c, err := pgx.Connect(ctx, fmt.Sprintf("postgresql://root@%s/defaultdb?sslmode=disable", addr))
+				c, err := pgx.Connect(ctx, u)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -113,5 +121,84 @@ func benchmarkQuery(b *testing.B, addr, query string) {
 			wg.Wait()
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "queries/s")
 		})
+	}
+}
+
+// benchClusters are the virtual clusters the routing benchmarks compare:
+// the system VC and the application VC main of a --virtualized node.
+var benchClusters = []string{"system", "main"}
+
+// BenchmarkVCPointSelect compares point SELECTs through an application
+// VC with the system VC's on one node (issue 4: routing must add no
+// measurable cost on the hot path). Both VCs hold the same table.
+func BenchmarkVCPointSelect(b *testing.B) {
+	node := startTestNode(b, sql.InitVirtualized)
+	ctx := context.Background()
+	for _, cluster := range benchClusters {
+		conn, err := pgx.Connect(ctx, clusterURL(node, cluster))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, stmt := range []string{
+			"CREATE TABLE kv (k INT8 PRIMARY KEY, v BYTES)",
+			"INSERT INTO kv SELECT i, 'value' FROM generate_series(1, 1000) AS g(i)",
+		} {
+			if _, err := conn.Exec(ctx, stmt); err != nil {
+				b.Fatal(err)
+			}
+		}
+		_ = conn.Close(ctx)
+	}
+	for _, cluster := range benchClusters {
+		b.Run("cluster="+cluster, func(b *testing.B) {
+			benchmarkQueryURL(b, clusterURL(node, cluster), "SELECT v FROM kv WHERE k = $1", 1, 8)
+		})
+	}
+}
+
+// BenchmarkVCConnect compares connection set-up (connect, authenticate,
+// open the session, first ReadyForQuery; then close) to an application VC
+// with the system VC's, in insecure mode and in secure mode (TLS, root
+// with its client certificate).
+func BenchmarkVCConnect(b *testing.B) {
+	f := testAuthFixture(b)
+	for _, secure := range []bool{false, true} {
+		mode := "insecure"
+		cfg := NodeConfig{InMemory: true, ListenAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+			Init: sql.InitVirtualized, Logf: b.Logf, Insecure: !secure}
+		if secure {
+			mode, cfg.CertsDir, cfg.ListenAddr = "secure", f.dir, "localhost:0"
+		}
+		node, err := StartNode(context.Background(), cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, cluster := range benchClusters {
+			b.Run(fmt.Sprintf("mode=%s/cluster=%s", mode, cluster), func(b *testing.B) {
+				u := clusterURL(node, cluster)
+				if secure {
+					crt, key := f.clientCertFiles("root")
+					u = fmt.Sprintf("postgresql://root@localhost:%d/defaultdb?options=-ccluster%%3D%s&sslmode=verify-full&sslrootcert=%s&sslcert=%s&sslkey=%s",
+						node.SQLAddr().(*net.TCPAddr).Port, cluster, f.caFile("main"), crt, key)
+				}
+				cc, err := pgconn.ParseConfig(u)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ctx := context.Background()
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					conn, err := pgconn.ConnectConfig(ctx, cc)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := conn.Close(ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+		node.Close()
 	}
 }

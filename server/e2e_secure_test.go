@@ -359,3 +359,25 @@ func TestE2EVirtualized(t *testing.T) {
 	}
 	datadriven.RunTest(t, "../testdata/server/e2e/virtualized", s.run)
 }
+
+// TestE2ERestart runs testdata/server/e2e/restart: a --virtualized secure
+// node on a disk store, restarted by the script (SIGTERM, then the same
+// command; "--no-virtualized" in a restart's input drops the flag).
+func TestE2ERestart(t *testing.T) {
+	c := testCLICerts(t)
+	store := filepath.Join(t.TempDir(), "store")
+	s := &e2eScript{t: t, c: c}
+	s.start = func(extra ...string) *procNode {
+		flags := []string{"--virtualized"}
+		for _, f := range extra {
+			if f == "--no-virtualized" {
+				flags = nil
+			} else {
+				flags = append(flags, f)
+			}
+		}
+		return startSecureProcNode(t, c, store, flags...)
+	}
+	s.node = s.start()
+	datadriven.RunTest(t, "../testdata/server/e2e/restart", s.run)
+}
