@@ -204,3 +204,121 @@ func benchCheckpointLag(b *testing.B, writers int) {
 	b.ReportMetric(median(without), "nosub-commits/s")
 	b.ReportMetric(median(tickRate), "tick-commits/s")
 }
+
+// BenchmarkTimeBound measures the operations that need only recent versions
+// of a large span — a rangefeed catch-up from a recent timestamp,
+// Fingerprint from it, commit-time validation of a transaction that scanned
+// the whole span, and a RevertRange with nothing to revert — with block
+// filtering by MVCC time (timebound.go) and, in the same run on the same
+// store, without it ("-unfiltered-", which is what every one of them cost
+// before). The store holds VCDB_KV_BENCH_MB megabytes (default 1024) of
+// incompressible 1KB values, ingested an hour in the past, plus 100 recent
+// single-key commits spread over the span; it is measured with the recent
+// commits flushed to L0 ("l0-") and again after a full compaction has
+// merged them into the old data's blocks ("compacted-").
+func BenchmarkTimeBound(b *testing.B) {
+	mb := 1024
+	if s := os.Getenv("VCDB_KV_BENCH_MB"); s != "" {
+		if n, err := strconv.Atoi(s); err == nil && n > 0 {
+			mb = n
+		}
+	}
+	for i := 0; i < b.N; i++ {
+		benchTimeBound(b, mb)
+	}
+}
+
+func benchTimeBound(b *testing.B, mb int) {
+	b.StopTimer()
+	e := openBench(b, Options{})
+	ctx := context.Background()
+	rng := rand.New(rand.NewSource(1))
+	const valueSize = 1000
+	rows := mb << 20 / (valueSize + 40)
+	key := func(i int) []byte { return []byte(fmt.Sprintf("\xfe\x02/t/%09d", i)) }
+	old := Timestamp{WallTime: time.Now().Add(-time.Hour).UnixNano()}
+	const chunk = 32768
+	vals := make([]byte, chunk*valueSize)
+	for start := 0; start < rows; start += chunk {
+		end := min(start+chunk, rows)
+		rng.Read(vals)
+		vs := make([]Version, 0, end-start)
+		for i := start; i < end; i++ {
+			off := (i - start) * valueSize
+			vs = append(vs, Version{Key: key(i), Timestamp: old, Value: vals[off : off+valueSize]})
+		}
+		if err := e.IngestVersions(ctx, vs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	mid := e.Now()
+	for i := 0; i < 100; i++ {
+		txn := e.Begin(TxnOptions{})
+		_ = txn.Put(key(rng.Intn(rows)), []byte("recent"))
+		if _, err := txn.Commit(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := e.db.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	after := e.Now()
+	span := Span{Key: []byte("\xfe\x02"), EndKey: []byte("\xfe\x03")}
+	b.ReportMetric(float64(e.db.Metrics().DiskSpaceUsage())/(1<<20), "store-MB")
+
+	timeIt := func(name string, op func()) {
+		for _, unfiltered := range []bool{false, true} {
+			e.noTimeBound = unfiltered
+			t0 := time.Now()
+			op()
+			ms := float64(time.Since(t0)) / 1e6
+			if unfiltered {
+				b.ReportMetric(ms, name+"-unfiltered-ms")
+			} else {
+				b.ReportMetric(ms, name+"-ms")
+			}
+		}
+		e.noTimeBound = false
+	}
+	measure := func(stage string) {
+		b.StartTimer()
+		timeIt(stage+"-catchup", func() {
+			sub, err := e.Subscribe(ctx, span, mid, SubscribeOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			n := 0
+			for ev := range sub.Events() {
+				if ev.Type == EventCheckpoint {
+					break
+				}
+				n++
+			}
+			sub.Close()
+			if n != 100 {
+				b.Fatalf("catch-up delivered %d versions, want 100", n)
+			}
+		})
+		timeIt(stage+"-fingerprint", func() {
+			if _, err := e.Fingerprint(ctx, span, mid, after, FingerprintOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		})
+		timeIt(stage+"-validate", func() {
+			if err := e.validateAgainstStore(after, &readSet{spans: []Span{span}}); err != nil {
+				b.Fatal(err)
+			}
+		})
+		timeIt(stage+"-revert-noop", func() {
+			if err := e.RevertRange(ctx, span, after); err != nil {
+				b.Fatal(err)
+			}
+		})
+		b.StopTimer()
+	}
+	measure("l0")
+	if err := e.db.Compact(ctx, []byte{0x02}, []byte{0xff, 0xff}, true); err != nil {
+		b.Fatal(err)
+	}
+	measure("compacted")
+}
