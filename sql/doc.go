@@ -1,17 +1,40 @@
-// Package sql is vcdb's SQL engine for one virtual cluster (VC) at a time:
-// parsing (github.com/cockroachdb/cockroachdb-parser), the catalog stored in
-// KV inside the VC's span, planning and execution on top of package kv,
-// sessions and transactions. api.go is its contract with the wire server
-// (package server); Server and Session implement it.
+// Package sql is vcdb's SQL layer: the engine of one virtual cluster (VC)
+// — parsing (github.com/cockroachdb/cockroachdb-parser), the catalog stored
+// in KV inside the VC's span, planning and execution on top of package kv,
+// sessions and transactions — and the Host, which runs one engine per
+// serving VC of a physical cluster. api.go is its contract with the wire
+// server (package server); Server and Session implement it, and the
+// server routes connections with Host.Lookup and
+// Host.DefaultTargetCluster (phase2 contract).
 //
 // It may import kv, tenant and replication of the project (STYLE.md), and
 // owns these subpackages:
 //
-//   - catalog: descriptors (databases, schemas, tables), users and roles,
+//   - catalog: descriptors (databases, schemas, tables) with their grants,
+//     users and roles with their system privileges, session defaults,
 //     cluster settings, their key layout inside the VC's span, and the
 //     versioned, cached catalog snapshots transactions read;
+//   - password: SCRAM-SHA-256 verifiers (the only form passwords are
+//     stored in);
 //   - rowenc: order-preserving index keys and column-tagged row values;
 //   - sem (another engineer's): expression type checking and evaluation.
+//
+// # Virtual clusters
+//
+// host.go: the Host keeps the VC records (tenant.Store, in the system VC's
+// span) and a registry of running Servers (tenant.Registry). vc.go holds
+// the record and service operations behind the statements of vc_stmt.go
+// and show_vc.go (CREATE/ALTER/DROP/SHOW VIRTUAL CLUSTER, fingerprints);
+// settings.go the cluster settings and their per-VC overrides; extconn.go
+// the external connections; host_drop.go the job that clears dropped VCs.
+// Users, roles and grants are users.go and grants.go; authz.go lists what
+// every statement requires. A non-virtualized cluster is a Host with only
+// the system VC, which then serves user data and any user may log in to.
+//
+// Statements that manage VCs run only in the system VC (42501 elsewhere),
+// outside explicit transactions (their effects on services and spans
+// cannot be rolled back), serialized by Host.mu, which also keeps each
+// VC's record and the registry in agreement.
 //
 // # Life of a statement
 //
@@ -40,11 +63,22 @@
 //   - Errors that reach the client carry a SQLSTATE (pgerror); KV conflicts
 //     become 40001, and a panic in a statement becomes an internal error
 //     of that statement only.
+//   - Users, memberships, grants and session defaults are part of the
+//     catalog version, so privilege checks are made when a statement is
+//     planned and hold for as long as its cached plan (authz.go).
+//   - Passwords exist in clear only while CREATE/ALTER USER hashes them;
+//     statements carrying secrets are shown redacted (redact.go).
+//   - A VC is in the Host's registry (routable) exactly while its record
+//     says shared; a Server serves one VC and at most one Server serves a
+//     writable VC.
 //
 // # Goroutines
 //
-// The package starts none. A Session is used by one goroutine at a time
-// (its connection's); Session.Cancel may be called from any goroutine.
-// Server is safe for concurrent use: its catalog cache and known catalog
-// version are shared by all sessions.
+// The engine starts none. A Session is used by one goroutine at a time
+// (its connection's); Session.Cancel may be called from any goroutine, and
+// Server.Stop terminates sessions from another goroutine through atomics
+// (session.go). Server is safe for concurrent use: its catalog cache and
+// known catalog version are shared by all sessions. The Host owns one
+// goroutine, the drop job, started by NewHost and stopped (and waited
+// for) by Host.Close.
 package sql

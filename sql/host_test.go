@@ -11,6 +11,7 @@ import (
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgerror"
 	"github.com/cockroachdb/crlib/testutils/leaktest"
 	"github.com/vcdb/vcdb/kv"
+	"github.com/vcdb/vcdb/replication"
 	"github.com/vcdb/vcdb/tenant"
 )
 
@@ -187,5 +188,69 @@ func TestHostConcurrentRouting(t *testing.T) {
 	wg.Wait()
 	if _, ok := h.Lookup("main"); ok {
 		t.Fatal("main is routable after STOP SERVICE")
+	}
+}
+
+// fakeReplication is a ReplicationStatusProvider with a fixed status.
+type fakeReplication struct {
+	st *replication.ReplicationStatus
+}
+
+func (f fakeReplication) Status(context.Context, tenant.ID) (*replication.ReplicationStatus, error) {
+	return f.st, nil
+}
+
+// TestReplicationStatusHook checks how SHOW formats what the replication
+// layer reports for a VC with a consumer job: the status as data_state,
+// times truncated to microseconds (retained_time plus 1 µs), the lag,
+// the failover time as a decimal.
+func TestReplicationStatusHook(t *testing.T) {
+	defer leaktest.AfterTest(t)()
+	ctx := context.Background()
+	retained := kv.Timestamp{WallTime: 1_700_000_000_123_456_789}
+	replicated := kv.Timestamp{WallTime: 1_700_000_100_000_000_999, Logical: 3}
+	failover := kv.Timestamp{WallTime: 1_700_000_200_000_000_000, Logical: 1}
+	fake := fakeReplication{st: &replication.ReplicationStatus{
+		JobID: 42, SourceTenantName: "main", SourceURI: "postgresql://repl@primary:26257?redacted",
+		RetainedTime: retained, ReplicatedTime: replicated, FailoverTime: failover,
+		Status: replication.StatusReplicating,
+	}}
+	h, _, stop := testHost(t, HostConfig{ReplicationStatus: fake})
+	defer stop()
+	s := rootSession(t, h.System())
+	defer s.Close()
+	mustExec(t, s, "CREATE VIRTUAL CLUSTER standby")
+	rec, err := h.store.GetByName(ctx, nil, "standby")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.ConsumerJobID = 42
+	if err := h.store.Put(ctx, nil, rec); err != nil {
+		t.Fatal(err)
+	}
+	query := func(q string) string {
+		stmts, _ := s.Parse(q)
+		_, rows, err := runStatement(ctx, s, stmts[0], false)
+		if err != nil || len(rows) != 1 {
+			t.Fatalf("%s: %v %v", q, rows, err)
+		}
+		return rows[0]
+	}
+	if got := query("SELECT * FROM [SHOW VIRTUAL CLUSTERS] WHERE id = 2"); got != "2 | standby | replicating | none" {
+		t.Errorf("SHOW VIRTUAL CLUSTERS: %s", got)
+	}
+	got := query("SELECT id, name, ingestion_job_id, source_tenant_name, source_cluster_uri, retained_time, replicated_time, failover_time, status FROM [SHOW VIRTUAL CLUSTER standby WITH REPLICATION STATUS]")
+	want := "2 | standby | 42 | main | postgresql://repl@primary:26257?redacted | " +
+		"2023-11-14 22:13:20.123457+00 | 2023-11-14 22:15:00+00 | 1700000200000000000.0000000001 | replicating"
+	if got != want {
+		t.Errorf("WITH REPLICATION STATUS:\n got %s\nwant %s", got, want)
+	}
+	if lag := query("SELECT replication_lag > '1 year'::INTERVAL FROM [SHOW VIRTUAL CLUSTER standby WITH REPLICATION STATUS]"); lag != "t" {
+		t.Errorf("lag of a status from 2023: %s", lag)
+	}
+	// A finished job shows the record's state again.
+	fake.st.Status = replication.StatusComplete
+	if got := query("SELECT data_state FROM [SHOW VIRTUAL CLUSTER standby]"); got != "ready" {
+		t.Errorf("after completion: %s", got)
 	}
 }

@@ -106,6 +106,13 @@ func newSession(ctx context.Context, srv *Server, args SessionArgs) (*Session, e
 	s.data.database = db
 	s.startupDatabase = db
 	s.isAdmin = snap.Principal(args.User).Admin
+	// Session defaults of ALTER ROLE ... SET, then the startup options.
+	for _, kv := range snap.SessionDefaults(args.User, db) {
+		if err := s.setVar(ctx, kv[0], kv[1]); err != nil {
+			s.addNotice(pgerror.WithSeverity(pgerror.Newf(pgcode.Warning,
+				"ignoring the session default %s: %v", kv[0], err), "WARNING"))
+		}
+	}
 	for name, value := range args.SessionDefaults {
 		if err := s.setVar(ctx, name, value); err != nil {
 			return nil, err

@@ -415,3 +415,96 @@ func (d *ddl) showUsers() []tree.Datums {
 	}
 	return rows
 }
+
+// execAlterRoleSet runs ALTER ROLE {r|ALL} [IN DATABASE d] SET var = value
+// | RESET var | RESET ALL: session defaults applied when a session starts
+// (before the startup options, which win).
+func (d *ddl) execAlterRoleSet(ctx context.Context, t *tree.AlterRoleSet) error {
+	pr := d.s.principal(d.snap)
+	role := ""
+	if t.AllRoles {
+		if err := requireAdmin(pr, "ALTER ROLE ALL ... SET"); err != nil {
+			return err
+		}
+	} else {
+		role = d.s.roleName(t.RoleName)
+		if d.snap.User(role) == nil {
+			if t.IfExists {
+				return nil
+			}
+			return errRoleNotFound(role)
+		}
+		if role != pr.Name {
+			if err := requireCreateRole(pr); err != nil {
+				return err
+			}
+			if d.snap.Principal(role).Admin && !pr.Admin {
+				return pgerror.Newf(pgcode.InsufficientPrivilege,
+					"only users with the admin role are allowed to alter another admin")
+			}
+		}
+	}
+	database := string(t.DatabaseName)
+	if database != "" && d.snap.DatabaseByName(database) == nil {
+		return pgerror.Newf(pgcode.InvalidCatalogName, "database %q does not exist", database)
+	}
+	rs := catalog.RoleSettings{Role: role, Database: database, Vars: map[string]string{}}
+	if cur := d.snap.RoleSettings(role, database); cur != nil {
+		for k, v := range cur.Vars {
+			rs.Vars[k] = v
+		}
+	}
+	sv := t.SetOrReset
+	if len(sv.Values) == 1 {
+		if _, ok := sv.Values[0].(tree.DefaultVal); ok {
+			sv = &tree.SetVar{Name: sv.Name, Reset: true}
+		}
+	}
+	switch {
+	case sv.ResetAll:
+		rs.Vars = nil
+	case sv.Reset || len(sv.Values) == 0:
+		v, err := lookupVar(sv.Name)
+		if err != nil {
+			return err
+		}
+		delete(rs.Vars, strings.ToLower(v.display))
+	default:
+		name := strings.ToLower(sv.Name)
+		v, err := lookupVar(name)
+		if err != nil {
+			return err
+		}
+		if v.set == nil || name == "transaction_read_only" {
+			return pgerror.Newf(pgcode.CantChangeRuntimeParam, "parameter %q cannot be changed", name)
+		}
+		var parts []string
+		for _, e := range sv.Values {
+			p, err := d.s.varValue(ctx, e, d.rp.ec.Placeholders)
+			if err != nil {
+				return err
+			}
+			parts = append(parts, p)
+		}
+		value := strings.Join(parts, ", ")
+		if err := d.checkSessionDefault(ctx, name, value); err != nil {
+			return err
+		}
+		rs.Vars[strings.ToLower(v.display)] = value
+	}
+	return d.descs.PutRoleSettings(ctx, &rs)
+}
+
+// checkSessionDefault validates a session default by applying it to a
+// scratch session, so that a bad value is refused now rather than at every
+// later login.
+func (d *ddl) checkSessionDefault(ctx context.Context, name, value string) error {
+	if name == "database" {
+		if d.snap.DatabaseByName(value) == nil {
+			return pgerror.Newf(pgcode.InvalidCatalogName, "database %q does not exist", value)
+		}
+		return nil
+	}
+	scratch := &Session{srv: d.s.srv, data: defaultSessionData(), done: make(chan struct{})}
+	return scratch.setVar(ctx, name, value)
+}

@@ -210,6 +210,8 @@ func (d *ddl) exec(ctx context.Context, stmt tree.Statement) ([]tree.Datums, str
 		err = d.execCreateRole(ctx, t)
 	case *tree.AlterRole:
 		err = d.execAlterRole(ctx, t)
+	case *tree.AlterRoleSet:
+		err = d.execAlterRoleSet(ctx, t)
 	case *tree.DropRole:
 		err = d.execDropRole(ctx, t)
 	case *tree.GrantRole:

@@ -215,6 +215,24 @@ func (s *Session) execVCStatement(ctx context.Context, stmt tree.Statement, args
 		if err := h.dropVirtualCluster(stmtCtx, spec, t.IfExists, t.Immediate); err != nil {
 			return nil, err
 		}
+	case *tree.AlterTenantReplication:
+		spec, _, err := s.evalVCSpec(stmtCtx, t.TenantSpec, args)
+		if err != nil {
+			return nil, err
+		}
+		rec, err := h.resolve(stmtCtx, nil, spec)
+		if err != nil {
+			return nil, err
+		}
+		// The consumer-side forms need a replication consumer job; on a VC
+		// without one (a primary's, by mistake) they fail as in
+		// CockroachDB, with vcdb's real SQLSTATE for a wrong state.
+		consumerSide := t.ReplicationSourceTenantName == nil && !t.Producer
+		if consumerSide && rec.ConsumerJobID == 0 {
+			return nil, pgerror.Newf(pgcode.ObjectNotInPrerequisiteState,
+				"tenant %q (%d) does not have an active replication consumer job", vcName(rec), rec.ID)
+		}
+		return nil, pgerror.Newf(pgcode.FeatureNotSupported, "%s is not supported yet", tag)
 	default:
 		// CREATE ... FROM REPLICATION and the replication forms of ALTER
 		// are wired to package replication by the replication work.

@@ -14,16 +14,19 @@ import (
 //	/3/1/<user name>              user or role record (JSON)
 //	/4/1/<role>/<member>          role membership (JSON)
 //	/5/1/<setting name>           cluster setting value (text)
+//	/6/1/<role>/<database>        session defaults of ALTER ROLE ... SET (JSON;
+//	                              "" for ALL roles or every database)
 //	/<table id>/<index id>/<key columns...>   SQL rows (rowenc)
 //
 // Ids below FirstUserID are reserved for system data; databases, schemas and
 // tables get ids from FirstUserID up, never reused.
 const (
-	descriptorTableID  = 1
-	metaTableID        = 2
-	usersTableID       = 3
-	roleMembersTableID = 4
-	settingsTableID    = 5
+	descriptorTableID   = 1
+	metaTableID         = 2
+	usersTableID        = 3
+	roleMembersTableID  = 4
+	settingsTableID     = 5
+	roleSettingsTableID = 6
 
 	// FirstUserID is the first id given to a database, schema or table.
 	FirstUserID ID = 100
@@ -83,6 +86,16 @@ func (k Keys) SettingsPrefix() []byte { return k.table(settingsTableID, 1) }
 // Setting is the key of cluster setting name.
 func (k Keys) Setting(name string) []byte {
 	return encoding.EncodeStringAscending(k.SettingsPrefix(), name)
+}
+
+// RoleSettingsPrefix is the prefix of every role's session defaults.
+func (k Keys) RoleSettingsPrefix() []byte { return k.table(roleSettingsTableID, 1) }
+
+// RoleSetting is the key of the session defaults of role in database (""
+// for all roles or all databases).
+func (k Keys) RoleSetting(role, database string) []byte {
+	return encoding.EncodeStringAscending(
+		encoding.EncodeStringAscending(k.RoleSettingsPrefix(), role), database)
 }
 
 // TablePrefix is the prefix of every key of table id.

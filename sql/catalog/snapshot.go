@@ -22,6 +22,8 @@ type Snapshot struct {
 	// (members sorted by role, then member).
 	users   map[string]*User
 	members []RoleMember
+	// roleSettings are the session defaults of ALTER ROLE ... SET.
+	roleSettings map[roleSettingsKey]*RoleSettings
 	// principals caches Principal per user name; a shared snapshot is
 	// read by many sessions at once, hence the sync.Map. Replaced (not
 	// cleared) when a private copy changes.
@@ -38,7 +40,7 @@ type objectKey struct {
 	name       string
 }
 
-func newSnapshot(version string, descs []*Descriptor, users []*User, members []RoleMember) *Snapshot {
+func newSnapshot(version string, descs []*Descriptor, users []*User, members []RoleMember, settings ...*RoleSettings) *Snapshot {
 	s := &Snapshot{
 		Version:    version,
 		byID:       make(map[ID]*Descriptor, len(descs)),
@@ -48,6 +50,11 @@ func newSnapshot(version string, descs []*Descriptor, users []*User, members []R
 		users:      make(map[string]*User, len(users)),
 		members:    members,
 		principals: &sync.Map{},
+
+		roleSettings: make(map[roleSettingsKey]*RoleSettings, len(settings)),
+	}
+	for _, rs := range settings {
+		s.roleSettings[roleSettingsKey{rs.Role, rs.Database}] = rs
 	}
 	for _, d := range descs {
 		s.add(d)
@@ -104,6 +111,11 @@ func (s *Snapshot) clone() *Snapshot {
 		users:      make(map[string]*User, len(s.users)),
 		members:    append([]RoleMember(nil), s.members...),
 		principals: &sync.Map{},
+
+		roleSettings: make(map[roleSettingsKey]*RoleSettings, len(s.roleSettings)),
+	}
+	for k, v := range s.roleSettings {
+		c.roleSettings[k] = v
 	}
 	for k, v := range s.users {
 		c.users[k] = v

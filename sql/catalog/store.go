@@ -165,7 +165,11 @@ func (c *Collection) readSnapshot(ctx context.Context, version string) (*Snapsho
 	if err != nil {
 		return nil, err
 	}
-	return newSnapshot(version, descs, users, members), nil
+	settings, err := scanRoleSettings(ctx, c.txn, c.keys)
+	if err != nil {
+		return nil, err
+	}
+	return newSnapshot(version, descs, users, members, settings...), nil
 }
 
 func (c *Collection) scanDescriptors(ctx context.Context) ([]*Descriptor, error) {
