@@ -115,7 +115,10 @@
 // RunGC (and the background loop, every GCInterval) removes versions
 // shadowed before now minus the span's TTL, never above the oldest protected
 // timestamp over it, after persisting the new thresholds (gc.go). Protected
-// timestamps and TTLs survive restarts.
+// timestamps and TTLs survive restarts. Readers check the threshold after
+// taking their Pebble snapshot, so a pass that raises it above a reader's
+// timestamp mid-read makes the read fail rather than return history with
+// versions missing ("Readers and GC" in gc.go).
 //
 // # Performance
 //

@@ -92,7 +92,10 @@ type Engine struct {
 	clock *Clock
 	// noTimeBound is Options.noTimeBound (timebound.go).
 	noTimeBound bool
-	writeOpts   *pebble.WriteOptions
+	// testBeforeSnapshot, when set (tests only), runs just before a reader
+	// takes its Pebble snapshot (snapshotIter).
+	testBeforeSnapshot func()
+	writeOpts          *pebble.WriteOptions
 
 	// commitMu serializes commit validation with commit timestamp
 	// assignment (see commit.go). It is never held across Pebble writes.

@@ -34,6 +34,31 @@ import (
 // local key range; Protect refuses a timestamp below the threshold already in
 // force, since that history may be gone.
 
+// Readers and GC.
+//
+// A reader at timestamp ts needs, per key, the newest version at or below ts;
+// GC may delete it once the threshold exceeds ts. Checking the threshold
+// before reading is not enough: between the check and the moment the
+// reader's Pebble iterator takes its snapshot, a GC pass could raise the
+// threshold above ts and delete versions the reader needs. So readers check
+// after taking the snapshot (snapshotIter, then checkKey/checkSpan). That
+// closes the race: a GC pass stores its new threshold before it deletes
+// anything, so every deletion the snapshot contains was preceded by the
+// store of a threshold that the later check loads (or a higher one); if
+// that threshold is still <= ts, none of those deletions removed anything
+// a read at ts needs, and deletions after the snapshot are invisible to it.
+// Export without a start time likewise loads the thresholds it trims by
+// after taking its snapshot. Commit validation is covered differently: it
+// runs under commitMu, which the GC pass takes to raise the threshold.
+
+// snapshotIter opens a Pebble iterator, whose snapshot is taken now.
+func (e *Engine) snapshotIter(opts *pebble.IterOptions) (*pebble.Iterator, error) {
+	if e.testBeforeSnapshot != nil {
+		e.testBeforeSnapshot()
+	}
+	return e.db.NewIter(opts)
+}
+
 // GCStats reports one GC pass.
 type GCStats struct {
 	// VersionsRemoved counts deleted versions (values and tombstones).

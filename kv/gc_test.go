@@ -125,3 +125,116 @@ func TestBackgroundGC(t *testing.T) {
 		return nil
 	})
 }
+
+// TestReadersAndGCAgree: a GC pass that raises the threshold above a
+// reader's timestamp between the reader's own threshold check and its
+// snapshot (forced here with a hook at the snapshot) must make the read
+// fail, never return history with the versions it removed missing (see
+// "Readers and GC" in gc.go).
+func TestReadersAndGCAgree(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		// read reads at (or from) ts and returns its error; it fails the
+		// test itself if it returns a result without the removed version.
+		read func(t *testing.T, e *Engine, t1, ts Timestamp) error
+	}{
+		{"get", func(t *testing.T, e *Engine, t1, ts Timestamp) error {
+			v, ok, err := e.Get(ctx, []byte("a"), ts)
+			if err == nil && (!ok || string(v) != "1") {
+				t.Fatalf("a at %v = %q, %v", ts, v, ok)
+			}
+			return err
+		}},
+		{"scan", func(t *testing.T, e *Engine, t1, ts Timestamp) error {
+			res, err := e.Scan(ctx, sp("a", "z"), ts, ScanOptions{})
+			if err == nil && kvsString(res.KVs) != "a=1" {
+				t.Fatalf("scan at %v = %s", ts, kvsString(res.KVs))
+			}
+			return err
+		}},
+		{"txn-get", func(t *testing.T, e *Engine, t1, ts Timestamp) error {
+			v, ok, err := e.Begin(TxnOptions{ReadTimestamp: ts}).Get(ctx, []byte("a"))
+			if err == nil && (!ok || string(v) != "1") {
+				t.Fatalf("a at %v = %q, %v", ts, v, ok)
+			}
+			return err
+		}},
+		{"txn-scan", func(t *testing.T, e *Engine, t1, ts Timestamp) error {
+			res, err := e.Begin(TxnOptions{ReadTimestamp: ts}).Scan(ctx, sp("a", "z"), ScanOptions{})
+			if err == nil && kvsString(res.KVs) != "a=1" {
+				t.Fatalf("scan at %v = %s", ts, kvsString(res.KVs))
+			}
+			return err
+		}},
+		{"fingerprint", func(t *testing.T, e *Engine, t1, ts Timestamp) error {
+			fp, err := e.Fingerprint(ctx, sp("a", "z"), t1.Prev(), ts, FingerprintOptions{})
+			want := FingerprintVersions([]Version{{Key: []byte("a"), Timestamp: t1, Value: []byte("1")}}, FingerprintOptions{})
+			if err == nil && fp != want {
+				t.Fatalf("fingerprint from %v = %x, want %x", t1.Prev(), fp, want)
+			}
+			return err
+		}},
+		{"export", func(t *testing.T, e *Engine, t1, ts Timestamp) error {
+			n := 0
+			err := e.Export(ctx, sp("a", "z"), t1.Prev(), ts, func(Version) error { n++; return nil })
+			if err == nil && n != 1 {
+				t.Fatalf("export from %v gave %d versions", t1.Prev(), n)
+			}
+			return err
+		}},
+		{"catch-up", func(t *testing.T, e *Engine, t1, ts Timestamp) error {
+			sub, err := e.Subscribe(ctx, sp("a", "z"), t1.Prev(), SubscribeOptions{})
+			must(t, err)
+			defer sub.Close()
+			for ev := range sub.Events() {
+				if ev.Type == EventCheckpoint {
+					t.Fatalf("catch-up completed after GC removed %v", t1)
+				}
+			}
+			return sub.Err()
+		}},
+		{"revert", func(t *testing.T, e *Engine, t1, ts Timestamp) error {
+			err := e.RevertRange(ctx, sp("a", "z"), ts)
+			if err == nil {
+				if got := scanAll(t, e, sp("a", "z"), e.Now()); got != "a=1" {
+					t.Fatalf("after revert to %v: %s", ts, got)
+				}
+			}
+			return err
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := newManualWall(int64(time.Hour))
+			e := openTest(t, Options{WallClock: w.now, GCInterval: -1, DefaultGCTTL: time.Minute})
+			t1 := put(t, e, "a", "1")
+			w.add(int64(10 * time.Second))
+			put(t, e, "a", "2")
+			ts := t1.Next() // a=1 there; a@t1 is shadowed by a@t2 above
+			var gcErr error
+			ran := false
+			e.testBeforeSnapshot = func() {
+				if ran {
+					return
+				}
+				ran = true
+				// Everything so far is older than the TTL now: the pass
+				// removes a@t1 and keeps a@t2.
+				w.add(int64(2 * time.Minute))
+				var stats GCStats
+				stats, gcErr = e.RunGC(ctx)
+				if gcErr == nil && stats.VersionsRemoved != 1 {
+					gcErr = errorf("GC removed %d versions", stats.VersionsRemoved)
+				}
+			}
+			err := c.read(t, e, t1, ts)
+			must(t, gcErr)
+			if !ran {
+				t.Fatal("the read took no snapshot")
+			}
+			if !IsBelowGCThreshold(err) {
+				t.Fatalf("read at %v with the threshold raised to %v: %v", ts, e.GCThreshold(sp("a", "z")), err)
+			}
+		})
+	}
+}

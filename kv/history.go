@@ -17,14 +17,21 @@ import (
 
 // iterVersions calls fn for every version in the clamped span s with
 // start < ts <= end, in key order and newest first within a key. key and
-// value alias iterator memory valid only during the call.
-func (e *Engine) iterVersions(ctx context.Context, s Span, start, end Timestamp,
+// value alias iterator memory valid only during the call. opened, if not
+// nil, runs once the iterator's snapshot is taken and before anything is
+// read; it checks GC thresholds (see "Readers and GC" in gc.go).
+func (e *Engine) iterVersions(ctx context.Context, s Span, start, end Timestamp, opened func() error,
 	fn func(key []byte, ts Timestamp, value []byte, tombstone bool) error) error {
-	it, err := e.db.NewIter(e.timeBoundIterOptions(encodeBareKey(nil, s.Key), encodeBareKey(nil, s.EndKey), start, end))
+	it, err := e.snapshotIter(e.timeBoundIterOptions(encodeBareKey(nil, s.Key), encodeBareKey(nil, s.EndKey), start, end))
 	if err != nil {
 		return err
 	}
 	defer it.Close()
+	if opened != nil {
+		if err := opened(); err != nil {
+			return err
+		}
+	}
 	var seek []byte
 	n := 0
 	for valid := it.First(); valid; {
@@ -88,12 +95,13 @@ func (e *Engine) Fingerprint(ctx context.Context, span Span, start, end Timestam
 	if err := e.prepareRead(ctx, end); err != nil {
 		return 0, err
 	}
-	if err := e.gc.checkSpan(s, start.Next()); err != nil {
+	check := func() error { return e.gc.checkSpan(s, start.Next()) }
+	if err := check(); err != nil {
 		return 0, err
 	}
 	var fp uint64
 	var buf []byte
-	err := e.iterVersions(ctx, s, start, end, func(key []byte, ts Timestamp, value []byte, tomb bool) error {
+	err := e.iterVersions(ctx, s, start, end, check, func(key []byte, ts Timestamp, value []byte, tomb bool) error {
 		buf = appendFingerprintInput(buf[:0], key, ts, value, tomb, opts.StripPrefix)
 		h := fnv.New64a()
 		_, _ = h.Write(buf)
@@ -148,17 +156,24 @@ func (e *Engine) Export(ctx context.Context, span Span, start, end Timestamp, fn
 		return err
 	}
 	if !start.IsEmpty() {
-		if err := e.gc.checkSpan(s, start.Next()); err != nil {
+		check := func() error { return e.gc.checkSpan(s, start.Next()) }
+		if err := check(); err != nil {
 			return err
 		}
-		return e.iterVersions(ctx, s, start, end, func(key []byte, ts Timestamp, value []byte, tomb bool) error {
+		return e.iterVersions(ctx, s, start, end, check, func(key []byte, ts Timestamp, value []byte, tomb bool) error {
 			return fn(Version{Key: key, Timestamp: ts, Value: nilIfTomb(value, tomb), Tombstone: tomb})
 		})
 	}
-	tm := e.gc.thresholds.Load()
+	// The thresholds that decide what to leave out are those in force when
+	// the snapshot is taken (see "Readers and GC" in gc.go).
+	var tm *thresholdMap
+	loadThresholds := func() error {
+		tm = e.gc.thresholds.Load()
+		return nil
+	}
 	var lastKey []byte
 	doneWithKey := false
-	return e.iterVersions(ctx, s, Timestamp{}, end, func(key []byte, ts Timestamp, value []byte, tomb bool) error {
+	return e.iterVersions(ctx, s, Timestamp{}, end, loadThresholds, func(key []byte, ts Timestamp, value []byte, tomb bool) error {
 		if !bytes.Equal(key, lastKey) {
 			lastKey = append(lastKey[:0], key...)
 			doneWithKey = false
@@ -347,11 +362,14 @@ func (e *Engine) RevertRange(ctx context.Context, span Span, ts Timestamp) error
 		return err
 	}
 	// Only versions newer than ts matter: blocks without any are skipped.
-	it, err := e.db.NewIter(e.timeBoundIterOptions(encodeBareKey(nil, s.Key), encodeBareKey(nil, s.EndKey), ts, Timestamp{}))
+	it, err := e.snapshotIter(e.timeBoundIterOptions(encodeBareKey(nil, s.Key), encodeBareKey(nil, s.EndKey), ts, Timestamp{}))
 	if err != nil {
 		return err
 	}
 	defer it.Close()
+	if err := e.gc.checkSpan(s, ts); err != nil {
+		return err
+	}
 	b := e.db.NewBatch()
 	defer func() { _ = b.Close() }()
 	n := 0

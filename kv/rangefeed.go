@@ -141,7 +141,9 @@ type Subscription struct {
 		// direct sends cannot overtake queued events.
 		direct bool
 		// closed is set (and direct cleared) before out is closed.
-		closed   bool
+		closed bool
+		// fills counts switches from direct sends to the queue (tests).
+		fills    int
 		overflow bool
 		endErr   error // engine closed
 	}
@@ -337,7 +339,10 @@ func (s *Subscription) catchUp() error {
 		group = group[:0]
 		return nil
 	}
-	err := s.e.iterVersions(s.ctx, s.span, s.startTS, s.r0, func(key []byte, ts Timestamp, value []byte, tomb bool) error {
+	// Subscribe checked the GC threshold; check again once the snapshot is
+	// taken, as GC may have run in between.
+	check := func() error { return s.e.gc.checkSpan(s.span, s.startTS.Next()) }
+	err := s.e.iterVersions(s.ctx, s.span, s.startTS, s.r0, check, func(key []byte, ts Timestamp, value []byte, tomb bool) error {
 		if len(group) > 0 && !bytes.Equal(group[0].Key, key) {
 			if err := flush(); err != nil {
 				return err
@@ -392,6 +397,7 @@ func (s *Subscription) enqueue(ev Event) bool {
 			// The channel is full: queue from now on; the goroutine
 			// delivers the queue in order.
 			s.mu.direct = false
+			s.mu.fills++
 		}
 	}
 	if ev.Type == EventCheckpoint {

@@ -159,25 +159,28 @@ func TestRangefeedEndsOnContextAndEngineClose(t *testing.T) {
 //
 // It runs with the idle tick alone (a 1ms tick, no commit-driven
 // checkpoints), with commit-driven checkpoints alone (an hour-long tick),
-// and with both and a small Events buffer, so that deliveries keep switching
-// between direct sends and the subscription's queue.
+// and with both and a small Events buffer that the subscriber lets fill up
+// now and then (writers are throttled so that it is never cut off), so that
+// deliveries keep switching between direct sends and the subscription's
+// queue.
 func TestRangefeedConcurrentWriters(t *testing.T) {
 	for _, c := range []struct {
-		name string
-		opts Options
-		sub  SubscribeOptions
+		name     string
+		opts     Options
+		sub      SubscribeOptions
+		throttle bool
 	}{
-		{"tick", Options{CheckpointInterval: time.Millisecond, CheckpointSpacing: -1}, SubscribeOptions{}},
-		{"commit-driven", Options{CheckpointInterval: time.Hour}, SubscribeOptions{}},
-		{"small-buffer", Options{CheckpointInterval: time.Millisecond}, SubscribeOptions{BufferSize: 256}},
+		{"tick", Options{CheckpointInterval: time.Millisecond, CheckpointSpacing: -1}, SubscribeOptions{}, false},
+		{"commit-driven", Options{CheckpointInterval: time.Hour}, SubscribeOptions{}, false},
+		{"small-buffer", Options{CheckpointInterval: time.Millisecond}, SubscribeOptions{BufferSize: 16}, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			testRangefeedConcurrentWriters(t, c.opts, c.sub)
+			testRangefeedConcurrentWriters(t, c.opts, c.sub, c.throttle)
 		})
 	}
 }
 
-func testRangefeedConcurrentWriters(t *testing.T, opts Options, subOpts SubscribeOptions) {
+func testRangefeedConcurrentWriters(t *testing.T, opts Options, subOpts SubscribeOptions, throttle bool) {
 	e := openTest(t, opts)
 	ctx := context.Background()
 	start := e.Now()
@@ -187,6 +190,17 @@ func testRangefeedConcurrentWriters(t *testing.T, opts Options, subOpts Subscrib
 	}
 	span := sp("k", "l")
 	stop := make(chan struct{})
+	// With throttle, a writer takes a token per key of the span it writes
+	// and the subscriber returns one per writer's event it receives: at
+	// most 64 events are ever ahead of it, less than the 16 + 4*16 it may
+	// fall behind before being cut off, and more than the channel holds.
+	var tokens chan struct{}
+	if throttle {
+		tokens = make(chan struct{}, 64)
+		for len(tokens) < cap(tokens) {
+			tokens <- struct{}{}
+		}
+	}
 	var wg sync.WaitGroup
 	for w := 0; w < 4; w++ {
 		wg.Add(1)
@@ -199,13 +213,25 @@ func testRangefeedConcurrentWriters(t *testing.T, opts Options, subOpts Subscrib
 					return
 				default:
 				}
-				txn := e.Begin(TxnOptions{})
+				keys := map[string]bool{}
 				for j := 0; j < 1+rng.Intn(3); j++ {
-					k := []byte(fmt.Sprintf("k%03d", rng.Intn(40)))
+					keys[fmt.Sprintf("k%03d", rng.Intn(40))] = true
+				}
+				if tokens != nil {
+					for range keys {
+						select {
+						case <-tokens:
+						case <-stop:
+							return
+						}
+					}
+				}
+				txn := e.Begin(TxnOptions{})
+				for k := range keys {
 					if rng.Intn(5) == 0 {
-						txn.Delete(k)
+						txn.Delete([]byte(k))
 					} else {
-						txn.Put(k, []byte(fmt.Sprintf("w%d-%d", w, i)))
+						txn.Put([]byte(k), []byte(fmt.Sprintf("w%d-%d", w, i)))
 					}
 				}
 				txn.Put([]byte(fmt.Sprintf("other%d", w)), nil) // outside the span
@@ -245,6 +271,20 @@ func testRangefeedConcurrentWriters(t *testing.T, opts Options, subOpts Subscrib
 					t.Fatalf("event outside span: %s", ev.Version.Key)
 				}
 				versions = append(versions, ev.Version)
+				if tokens != nil && (ev.Version.Tombstone || ev.Version.Value[0] == 'w') {
+					tokens <- struct{}{}
+					if len(versions)%200 == 0 {
+						// Stop reading until the writers have used
+						// every token: the channel fills and events
+						// queue.
+						succeedsSoon(t, func() error {
+							if n := len(tokens); n > 0 {
+								return errorf("%d tokens left", n)
+							}
+							return nil
+						})
+					}
+				}
 			case <-deadline:
 				return
 			}
@@ -273,6 +313,12 @@ func testRangefeedConcurrentWriters(t *testing.T, opts Options, subOpts Subscrib
 	}
 	if len(covered) < 50 || checkpoints < 10 {
 		t.Fatalf("too little happened: %d events, %d checkpoints", len(covered), checkpoints)
+	}
+	sub.mu.Lock()
+	fills := sub.mu.fills
+	sub.mu.Unlock()
+	if throttle && fills == 0 {
+		t.Fatal("the Events channel never filled up: no switch from direct sends to the queue")
 	}
 }
 

@@ -57,19 +57,21 @@ func (e *Engine) Get(ctx context.Context, key []byte, ts Timestamp) ([]byte, boo
 	if err := e.prepareRead(ctx, ts); err != nil {
 		return nil, false, err
 	}
-	if err := e.gc.checkKey(key, ts); err != nil {
-		return nil, false, err
-	}
 	return e.getAt(key, ts)
 }
 
 // getAt reads the newest version of key at or below ts; the caller has done
-// prepareRead.
+// prepareRead. It fails if ts is below the key's GC threshold.
 func (e *Engine) getAt(key []byte, ts Timestamp) ([]byte, bool, error) {
 	var stack [128]byte
 	ek := encodeKey(stack[:0], key, ts)
-	it, err := e.db.NewIter(nil)
+	it, err := e.snapshotIter(nil)
 	if err != nil {
+		return nil, false, err
+	}
+	// After the snapshot: see "Readers and GC" in gc.go.
+	if err := e.gc.checkKey(key, ts); err != nil {
+		_ = it.Close()
 		return nil, false, err
 	}
 	var value []byte
@@ -113,21 +115,24 @@ func (e *Engine) Scan(ctx context.Context, span Span, ts Timestamp, opts ScanOpt
 	if err := e.prepareRead(ctx, ts); err != nil {
 		return ScanResult{}, err
 	}
-	if err := e.gc.checkSpan(s, ts); err != nil {
-		return ScanResult{}, err
-	}
 	res, _, err := e.scanAt(s, ts, opts, nil)
 	return res, err
 }
 
 // scanAt scans the clamped span s at ts merged with a transaction's buffered
 // writes (nil for none). It also returns the part of s the result depends on
-// (for the transaction's read set).
+// (for the transaction's read set). It fails if ts is below the span's GC
+// threshold.
 func (e *Engine) scanAt(s Span, ts Timestamp, opts ScanOptions, wb *writeBuffer) (ScanResult, Span, error) {
 	lower := encodeBareKey(nil, s.Key)
 	upper := encodeBareKey(nil, s.EndKey)
-	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	it, err := e.snapshotIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
+		return ScanResult{}, Span{}, err
+	}
+	// After the snapshot: see "Readers and GC" in gc.go.
+	if err := e.gc.checkSpan(s, ts); err != nil {
+		_ = it.Close()
 		return ScanResult{}, Span{}, err
 	}
 	m := mvccIter{it: it, ts: ts}

@@ -80,7 +80,7 @@ func equalVersions(a, b []Version) bool {
 func collectVersions(t *testing.T, e *Engine, s Span, start, end Timestamp) []Version {
 	t.Helper()
 	var out []Version
-	err := e.iterVersions(context.Background(), s, start, end, func(key []byte, ts Timestamp, value []byte, tomb bool) error {
+	err := e.iterVersions(context.Background(), s, start, end, nil, func(key []byte, ts Timestamp, value []byte, tomb bool) error {
 		v := Version{Key: append([]byte(nil), key...), Timestamp: ts, Tombstone: tomb}
 		if !tomb {
 			v.Value = append([]byte{}, value...)

@@ -118,9 +118,6 @@ func (t *Txn) Get(ctx context.Context, key []byte) ([]byte, bool, error) {
 	if err := t.gate(ctx); err != nil {
 		return nil, false, err
 	}
-	if err := t.e.gc.checkKey(key, t.readTS); err != nil {
-		return nil, false, err
-	}
 	v, found, err := t.e.getAt(key, t.readTS)
 	if err != nil {
 		return nil, false, err
@@ -141,9 +138,6 @@ func (t *Txn) Scan(ctx context.Context, span Span, opts ScanOptions) (ScanResult
 		return ScanResult{}, nil
 	}
 	if err := t.gate(ctx); err != nil {
-		return ScanResult{}, err
-	}
-	if err := t.e.gc.checkSpan(s, t.readTS); err != nil {
 		return ScanResult{}, err
 	}
 	res, covered, err := t.e.scanAt(s, t.readTS, opts, &t.buf)
