@@ -221,20 +221,27 @@ func (h *Host) Close(ctx context.Context) {
 
 // stopAll stops every running service, the system VC last, without
 // touching the records: services marked shared come back at the next
-// NewHost.
+// NewHost. The services leave the registry under mu but are drained
+// after it is released, so that a VC statement of the system VC waiting
+// for mu can finish instead of holding up the drain until StopTimeout.
 func (h *Host) stopAll(ctx context.Context) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
+	var apps []*Server
 	for _, id := range h.registry.Running() {
 		if id == tenant.SystemID {
 			continue
 		}
 		if svc := h.registry.Remove(id); svc != nil {
-			h.stopService(ctx, svc.(*Server))
+			apps = append(apps, svc.(*Server))
 		}
 	}
-	if svc := h.registry.Remove(tenant.SystemID); svc != nil {
-		h.stopService(ctx, svc.(*Server))
+	sys := h.registry.Remove(tenant.SystemID)
+	h.mu.Unlock()
+	for _, srv := range apps {
+		h.stopService(ctx, srv)
+	}
+	if sys != nil {
+		h.stopService(ctx, sys.(*Server))
 	}
 }
 
@@ -345,6 +352,11 @@ func (h *Host) startSharedServices(ctx context.Context) error {
 
 // startServiceLocked starts and registers the SQL service of rec.
 func (h *Host) startServiceLocked(ctx context.Context, rec *tenant.Record) error {
+	if h.closed.Load() {
+		// Close has emptied (or is emptying) the registry: nothing may
+		// join it any more.
+		return pgerror.Newf(pgcode.AdminShutdown, "the node is shutting down")
+	}
 	cfg := Config{KV: h.kv, TenantID: rec.ID, TenantName: rec.Name}
 	if rec.ReadFrom != 0 {
 		if h.cfg.ReaderReadOnlyAt == nil {

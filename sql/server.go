@@ -304,9 +304,12 @@ func (s *Server) sessions() []*Session {
 	return out
 }
 
-// Close stops the server; open sessions' statements are cancelled.
+// Close stops the server (see Stop), waiting at most DefaultStopTimeout
+// for running statements.
 func (s *Server) Close() {
-	_ = s.Stop(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultStopTimeout)
+	defer cancel()
+	_ = s.Stop(ctx)
 }
 
 // now returns the current HLC time.

@@ -60,3 +60,42 @@ func BenchmarkVCPointSelect(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkVCNewSession compares the engine's part of connection set-up
+// (authentication lookup and session creation) in the system VC and in an
+// application VC.
+func BenchmarkVCNewSession(b *testing.B) {
+	ctx := context.Background()
+	h, _, stop := testHost(b, HostConfig{})
+	defer stop()
+	sys := rootSession(b, h.System())
+	defer sys.Close()
+	mustExec(b, sys, "CREATE VIRTUAL CLUSTER main; ALTER VIRTUAL CLUSTER main START SERVICE SHARED")
+	app, _ := h.Lookup("main")
+	for _, srv := range []*Server{h.System(), app} {
+		root := rootSession(b, srv)
+		mustExec(b, root, "CREATE USER app")
+		root.Close()
+	}
+	for round := 0; round < 2; round++ {
+		for _, name := range []string{"system", "main"} {
+			b.Run("vc="+name, func(b *testing.B) {
+				b.ReportAllocs()
+				for i := 0; i < b.N; i++ {
+					srv, ok := h.Lookup(name)
+					if !ok {
+						b.Fatal("not running")
+					}
+					if _, found, err := srv.LookupUser(ctx, "app"); err != nil || !found {
+						b.Fatal(err)
+					}
+					s, err := srv.NewSession(ctx, SessionArgs{User: "app", Database: "defaultdb"})
+					if err != nil {
+						b.Fatal(err)
+					}
+					s.Close()
+				}
+			})
+		}
+	}
+}
