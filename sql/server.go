@@ -257,6 +257,8 @@ func (s *Server) removeSession(sess *Session) {
 	delete(s.mu.sessions, sess)
 }
 
+var _ tenant.Service = (*Server)(nil)
+
 // Stop refuses new sessions and ends the open ones; it implements
 // tenant.Service. Every open session is terminated: its running statement
 // is cancelled, its Done channel is closed (the wire server then ends the
