@@ -62,13 +62,10 @@ import (
 type commitEntry struct {
 	ts     Timestamp
 	writes []write // sorted by key, one per key
-	// applied is closed once the batch is durable in Pebble (or failed).
-	applied chan struct{}
-	// done and failed are guarded by Engine.inflight.
+	// done (the batch is durable in Pebble, or failed) and failed are
+	// guarded by Engine.inflight.
 	done   bool
 	failed bool
-	// versions is set only for WriteVersions entries, whose versions carry
-	// their own timestamps; they are applied like commits but not validated.
 }
 
 // write is one buffered write of a transaction.
@@ -123,7 +120,7 @@ func (e *Engine) commit(ctx context.Context, readTS Timestamp, reads *readSet, w
 		e.commitMu.Unlock()
 		return Timestamp{}, err
 	}
-	ce := &commitEntry{writes: writes, applied: make(chan struct{})}
+	ce := &commitEntry{writes: writes}
 	e.inflight.Lock()
 	// Order matters for readers' fast path: pending is raised before the
 	// timestamp is taken (see waitApplied).
@@ -169,16 +166,55 @@ func (e *Engine) applyBatch(ce *commitEntry) error {
 	return err
 }
 
-// finish marks ce applied (releasing readers that wait for it) and publishes
-// every applied commit at the head of the queue.
+// finish marks ce applied (releasing readers that wait for it) and
+// removes every applied commit at the head of the queue, handing them to
+// rangefeeds when there are subscriptions.
+//
+// Without subscriptions the head is popped right here, in the critical
+// section that marks ce done, saving the publication path's two lock
+// acquisitions. That is safe because subscriptions register under
+// inflight.mu too (Subscribe): an entry popped here while no subscription
+// was registered is applied and older than the first checkpoint of any
+// subscription registered later, whose catch-up scan therefore covers it.
 func (e *Engine) finish(ce *commitEntry, err error) {
 	e.inflight.Lock()
 	ce.done = true
 	ce.failed = err != nil
-	close(ce.applied)
+	if e.inflight.wake != nil {
+		close(e.inflight.wake)
+		e.inflight.wake = nil
+	}
 	e.pending.Add(-1)
+	if !e.feeds.active() {
+		e.popAppliedLocked()
+		e.inflight.Unlock()
+		return
+	}
 	e.inflight.Unlock()
 	e.publish()
+}
+
+// popAppliedLocked removes the applied commits at the head of the queue and
+// returns how many there were; they stay readable in the queue's backing
+// array (publishBuf) until the caller is done with them. Called under
+// inflight.mu.
+func (e *Engine) popAppliedLocked() int {
+	q := e.inflight.queue
+	n := 0
+	for n < len(q) && q[n].done {
+		n++
+	}
+	if n == 0 {
+		return 0
+	}
+	for i := 0; i < n; i++ {
+		q[i] = nil
+	}
+	e.inflight.queue = q[n:]
+	if len(e.inflight.queue) == 0 {
+		e.inflight.queue = q[:0]
+	}
+	return n
 }
 
 // publish pops applied commits off the head of the in-flight queue and hands
@@ -194,13 +230,7 @@ func (e *Engine) publish() {
 		n++
 	}
 	e.publishBuf = append(e.publishBuf[:0], q[:n]...)
-	for i := 0; i < n; i++ {
-		q[i] = nil
-	}
-	e.inflight.queue = q[n:]
-	if len(e.inflight.queue) == 0 {
-		e.inflight.queue = q[:0]
-	}
+	e.popAppliedLocked()
 	e.inflight.Unlock()
 	if e.feeds.active() {
 		e.publishSubs = e.feeds.snapshot(e.publishSubs)
@@ -224,26 +254,35 @@ func (e *Engine) publish() {
 // calling, which orders its clock access after the pending.Add of every
 // commit with a smaller timestamp; a zero pending count then proves there is
 // nothing to wait for.
+//
+// Waiters share one channel that the next finishing commit closes (made
+// only when someone waits, so commits allocate nothing for it) and then
+// look again.
 func (e *Engine) waitApplied(ctx context.Context, ts Timestamp) error {
 	for {
 		if e.pending.Load() == 0 {
 			return nil
 		}
-		var ch chan struct{}
 		e.inflight.Lock()
+		blocked := false
 		for _, ce := range e.inflight.queue {
 			if ts.Less(ce.ts) {
 				break
 			}
 			if !ce.done {
-				ch = ce.applied
+				blocked = true
 				break
 			}
 		}
-		e.inflight.Unlock()
-		if ch == nil {
+		if !blocked {
+			e.inflight.Unlock()
 			return nil
 		}
+		if e.inflight.wake == nil {
+			e.inflight.wake = make(chan struct{})
+		}
+		ch := e.inflight.wake
+		e.inflight.Unlock()
 		select {
 		case <-ch:
 		case <-ctx.Done():

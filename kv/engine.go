@@ -105,6 +105,9 @@ type Engine struct {
 		// queue holds commits that have a timestamp but are not yet
 		// published to rangefeeds, in timestamp order.
 		queue []*commitEntry
+		// wake, when not nil, is closed by the next commit that finishes
+		// (readers waiting in waitApplied).
+		wake chan struct{}
 	}
 	// pending counts commits that have a timestamp but are not applied;
 	// readers skip the in-flight check when it is zero.

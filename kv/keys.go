@@ -152,6 +152,14 @@ func decodeSuffix(s []byte) Timestamp {
 // compareKeys orders engine keys by user key, then by version newest first,
 // with a bare key before every version of its user key.
 func compareKeys(a, b []byte) int {
+	// Fast path: two versioned keys of one length have user keys of one
+	// length, so byte order is user key order, then version order. Most
+	// comparisons (memtable inserts, seeks within a table) are of this
+	// kind.
+	if n := len(a); n == len(b) && n > suffixLen && a[n-1] == suffixMark && b[n-1] == suffixMark &&
+		a[n-suffixLen-1] == sentinel && b[n-suffixLen-1] == sentinel {
+		return bytes.Compare(a, b)
+	}
 	as, bs := split(a), split(b)
 	if c := bytes.Compare(a[:as], b[:bs]); c != 0 {
 		return c

@@ -178,12 +178,16 @@ func (e *Engine) Subscribe(ctx context.Context, span Span, startTS Timestamp, op
 	sub.mu.ckpt = -1
 	sub.ctx, sub.cancel = context.WithCancelCause(ctx)
 	e.publishMu.Lock()
-	sub.r0 = e.resolvedLocked()
+	// r0 and the registration in one inflight.mu critical section: finish
+	// decides under it whether to publish (see finish).
+	e.inflight.Lock()
+	sub.r0 = e.resolvedLockedInflight()
+	e.feeds.add(sub)
+	e.inflight.Unlock()
 	sub.mu.resolved = sub.r0
 	if sub.r0.Less(startTS) {
 		sub.mu.resolved = startTS
 	}
-	e.feeds.add(sub)
 	e.publishMu.Unlock()
 	e.wg.Add(1)
 	go func() {
@@ -511,6 +515,12 @@ func (f *feedRegistry) publishCommit(ce *commitEntry, subs []*Subscription) {
 func (e *Engine) resolvedLocked() Timestamp {
 	e.inflight.Lock()
 	defer e.inflight.Unlock()
+	return e.resolvedLockedInflight()
+}
+
+// resolvedLockedInflight is resolvedLocked for callers that also hold
+// inflight.mu.
+func (e *Engine) resolvedLockedInflight() Timestamp {
 	if len(e.inflight.queue) > 0 {
 		return e.inflight.queue[0].ts.Prev()
 	}

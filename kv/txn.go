@@ -41,7 +41,11 @@ type Txn struct {
 // Savepoint is an opaque marker of a transaction's write buffer.
 type Savepoint struct{ n int }
 
-// Begin starts a transaction. It does not block.
+// Begin starts a transaction. It does not block. Without
+// opts.ReadTimestamp the read timestamp is taken from the clock when first
+// needed (the first read, ReadTimestamp, or Commit of a transaction that
+// wrote nothing), so a transaction that only writes never reads the clock
+// for it; once taken it never changes.
 func (e *Engine) Begin(opts TxnOptions) *Txn {
 	t := &Txn{e: e, readOnly: opts.ReadOnly}
 	t.buf.log = t.logInline[:0]
@@ -52,9 +56,7 @@ func (e *Engine) Begin(opts TxnOptions) *Txn {
 		t.err = err
 		return t
 	}
-	if opts.ReadTimestamp.IsEmpty() {
-		t.readTS = e.clock.Now()
-	} else {
+	if !opts.ReadTimestamp.IsEmpty() {
 		t.readTS = opts.ReadTimestamp
 		if err := e.checkFuture(t.readTS); err != nil {
 			t.err = err
@@ -66,7 +68,20 @@ func (e *Engine) Begin(opts TxnOptions) *Txn {
 }
 
 // ReadTimestamp returns the timestamp the transaction reads at.
-func (t *Txn) ReadTimestamp() Timestamp { return t.readTS }
+func (t *Txn) ReadTimestamp() Timestamp {
+	t.takeReadTS()
+	return t.readTS
+}
+
+// takeReadTS fixes the read timestamp if Begin left it to the first use.
+// Any timestamp would do for serializability (commit validates everything
+// read against (readTS, commitTS]); taking it late only makes the
+// snapshot fresher.
+func (t *Txn) takeReadTS() {
+	if t.readTS.IsEmpty() && t.err == nil {
+		t.readTS = t.e.clock.Now()
+	}
+}
 
 func (t *Txn) check() error {
 	if t.err != nil {
@@ -93,6 +108,7 @@ func (t *Txn) gate(ctx context.Context) error {
 	if t.gated {
 		return nil
 	}
+	t.takeReadTS()
 	if err := t.e.waitApplied(ctx, t.readTS); err != nil {
 		return err
 	}
@@ -231,6 +247,7 @@ func (t *Txn) Commit(ctx context.Context) (Timestamp, error) {
 	t.done = true
 	writes := t.buf.final()
 	if len(writes) == 0 {
+		t.takeReadTS()
 		return t.readTS, nil
 	}
 	return t.e.commit(ctx, t.readTS, &t.reads, writes)
