@@ -23,8 +23,9 @@ import (
 //     Pebble batch and Commit it with Sync. Pebble's commit pipeline lets
 //     concurrent synced batches share one WAL fsync: this is group commit.
 //  3. Mark the entry applied (readers waiting for it proceed) and return.
-//  4. Pop every applied entry at the head of the queue and deliver it to
-//     rangefeeds, in timestamp order.
+//  4. Pop every applied entry at the head of the queue and, when rangefeeds
+//     are open, deliver it to them in timestamp order followed by a
+//     checkpoint (rangefeed.go).
 //
 // Why this is serializable: commit timestamps are assigned in the same
 // critical section as validation, so when transaction T validates, every

@@ -375,3 +375,46 @@ func TestTxnWriteBufferRandomized(t *testing.T) {
 		base = view
 	}
 }
+
+// TestTxnReadTimestampTakenOnFirstUse: without an explicit read timestamp,
+// a transaction takes it when first needed and keeps it.
+func TestTxnReadTimestampTakenOnFirstUse(t *testing.T) {
+	e := openTest(t, Options{})
+	ctx := context.Background()
+	// Taken by the first read: a commit between Begin and the read is
+	// visible.
+	txn := e.Begin(TxnOptions{})
+	put(t, e, "a", "1")
+	if v, ok, err := txn.Get(ctx, []byte("a")); err != nil || !ok || string(v) != "1" {
+		t.Fatalf("read after a commit that followed Begin: %q %v %v", v, ok, err)
+	}
+	// Taken by ReadTimestamp: later commits are not visible, and the
+	// timestamp does not change.
+	txn = e.Begin(TxnOptions{})
+	rts := txn.ReadTimestamp()
+	tb := put(t, e, "b", "1")
+	if !rts.Less(tb) {
+		t.Fatalf("read timestamp %v not below a later commit %v", rts, tb)
+	}
+	if _, ok, err := txn.Get(ctx, []byte("b")); err != nil || ok {
+		t.Fatalf("read at %v saw a commit at %v: %v %v", rts, tb, ok, err)
+	}
+	if got := txn.ReadTimestamp(); got != rts {
+		t.Fatalf("read timestamp moved from %v to %v", rts, got)
+	}
+	// A transaction that neither reads nor writes commits at its read
+	// timestamp; one that only writes commits above everything before.
+	txn = e.Begin(TxnOptions{})
+	ts, err := txn.Commit(ctx)
+	must(t, err)
+	if ts.IsEmpty() || ts != txn.ReadTimestamp() {
+		t.Fatalf("empty commit at %v, read timestamp %v", ts, txn.ReadTimestamp())
+	}
+	txn = e.Begin(TxnOptions{})
+	must(t, txn.Put([]byte("c"), nil))
+	tc, err := txn.Commit(ctx)
+	must(t, err)
+	if !ts.Less(tc) || !tb.Less(tc) {
+		t.Fatalf("write-only commit at %v not above %v and %v", tc, ts, tb)
+	}
+}
