@@ -125,7 +125,11 @@ func parseStartFlags(c *cli.Context) (startOptions, error) {
 // Pebble's 64 MiB default, which is smaller than the benchmark's working
 // set; the PostgreSQL it is compared with runs with shared_buffers=1GB.
 // Pebble fills the cache as blocks are read, so a large limit costs no
-// memory until data is read.
+// memory until data is read. Measured on the benchmark's kv table
+// (1,000,000 rows of 64 bytes, 77 MB store on disk), point SELECTs at 8
+// connections, 5 interleaved 20 s runs: 28,700 ops/s (median) with 64 MiB,
+// 34,700 ops/s with 25% (+21%); Pebble's block reads fell from 24% to 9%
+// of the node's CPU and pread from 5.6% to almost nothing.
 const defaultCache = "25%"
 
 // minDefaultCache is the least cache a fraction gives (CockroachDB's
