@@ -47,7 +47,14 @@ func startCommand() *cli.Command {
 		Description: "Starts a node that serves SQL (Postgres wire protocol) on --listen-addr and\n" +
 			"HTTP (/health, /metrics, /debug/pprof/) on --http-addr. SIGINT or SIGTERM\n" +
 			"drains it: running statements may finish within --drain-timeout; a second\n" +
-			"signal stops it at once.",
+			"signal stops it at once.\n\n" +
+			"Secure mode is the default: clients must use TLS (the node presents node.crt\n" +
+			"from --certs-dir, made with `vcdb cert create-ca` and `vcdb cert create-node`)\n" +
+			"and log in with a client certificate (root only this way) or a password\n" +
+			"(SCRAM-SHA-256). --insecure serves plaintext and trusts user names.\n\n" +
+			"--virtualized creates the application virtual cluster main and routes\n" +
+			"connections to it by default; --virtualized-empty only routes to main. The\n" +
+			"system virtual cluster stays reachable with options=-ccluster=system.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "store", Value: "vcdb-data", Usage: "store directory (`PATH` or path=PATH), or type=mem for an in-memory store"},
 			&cli.StringFlag{Name: "listen-addr", Value: "localhost:26257", Usage: "SQL address `HOST:PORT` (port 0 picks a free port)"},
