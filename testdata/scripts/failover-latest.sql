@@ -1,0 +1,15 @@
+-- failover-latest.sql: fail over to the latest replicated time. Run it in
+-- the standby's system virtual cluster, then wait-for-state.sql and
+-- start-service.sql (see README.md):
+--
+--   psql "$STANDBY_SYSTEM_URL" -v ON_ERROR_STOP=1 \
+--     -f failover-latest.sql -f wait-for-state.sql -f start-service.sql
+--
+-- No variables: `vcdb sql --url "$STANDBY_SYSTEM_URL" -f failover-latest.sql`
+-- works too.
+--
+-- The statement returns the failover time (an HLC decimal). The standby
+-- then reverts main to exactly that time and activates it: data_state
+-- "replication failing over", then "ready" with service_mode "none".
+-- main-readonly stays, frozen at the failover time.
+ALTER VIRTUAL CLUSTER main COMPLETE REPLICATION TO LATEST;

@@ -1,0 +1,18 @@
+-- failover-time.sql: fail over to a chosen time. Run it in the standby's
+-- system virtual cluster, then wait-for-state.sql and start-service.sql:
+--
+--   psql "$STANDBY_SYSTEM_URL" -v ON_ERROR_STOP=1 -v failover_time='2025-06-01 12:00:00' \
+--     -f failover-time.sql -f wait-for-state.sql -f start-service.sql
+--
+-- psql variable: failover_time, anything AS OF SYSTEM TIME accepts: a
+-- timestamp ('2025-06-01 12:00:00+00'), an HLC decimal
+-- ('1748779200000000000.0000000000', as printed in failover_time and
+-- SHOW ... WITH REPLICATION STATUS), or an interval from now ('-5m').
+-- It must not be before retained_time (SHOW VIRTUAL CLUSTER main WITH
+-- REPLICATION STATUS). A time after replicated_time, even in the future,
+-- waits in "replication pending failover"; running the script again with
+-- another time changes it until the revert starts.
+--
+-- Everything replicated after the failover time is reverted, and
+-- main-readonly is dropped.
+ALTER VIRTUAL CLUSTER main COMPLETE REPLICATION TO SYSTEM TIME :'failover_time';
