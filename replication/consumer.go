@@ -500,6 +500,22 @@ func (c *Consumer) SetRetention(ctx context.Context, name string, d time.Duratio
 	return err
 }
 
+// AddReader is ALTER VIRTUAL CLUSTER name SET REPLICATION READ VIRTUAL
+// CLUSTER: it creates name-readonly for a running replication (42710 when
+// that name is taken), activated at once when a replicated time exists,
+// else at the first one.
+func (c *Consumer) AddReader(ctx context.Context, name string) error {
+	if err := c.checkNameFree(ctx, name+tenant.ReadOnlySuffix); err != nil {
+		return err
+	}
+	j, err := c.activeJob(ctx, name)
+	if err != nil {
+		return err
+	}
+	_, err = j.request(ctx, ctrlReq{addReader: true})
+	return err
+}
+
 // Cancel cancels the consumer job of VC id (DROP VIRTUAL CLUSTER): the job
 // stops, releases its protection and tells the source (best effort) to end
 // its producer job. The VC's record and data are the caller's. A VC

@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgcode"
+	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgerror"
 	"github.com/cockroachdb/errors"
 	"github.com/vcdb/vcdb/kv"
 	"github.com/vcdb/vcdb/tenant"
@@ -54,7 +56,10 @@ type ctrlReq struct {
 	ev           Event
 	setRetention bool
 	retention    time.Duration
-	reply        chan ctrlResp
+	// addReader creates the read-only VC (SET REPLICATION READ VIRTUAL
+	// CLUSTER).
+	addReader bool
+	reply     chan ctrlResp
 }
 
 type ctrlResp struct {
@@ -179,8 +184,12 @@ func (j *consumerJob) waitControl(ctx context.Context, fire <-chan time.Time) bo
 func (j *consumerJob) handle(ctx context.Context, r ctrlReq) {
 	old := *j.rec
 	var resp ctrlResp
+	var extra func(txn *kv.Txn) error
 	if r.setRetention {
 		j.rec.Retention = r.retention
+	} else if r.addReader {
+		resp.err = j.checkCanAddReader()
+		extra = j.createReaderRecord
 	} else {
 		resp.err = j.rec.Machine.Step(r.ev)
 		if resp.err == nil && r.ev.Type == EvFailover {
@@ -189,10 +198,16 @@ func (j *consumerJob) handle(ctx context.Context, r ctrlReq) {
 		}
 	}
 	if resp.err == nil {
-		if err := j.persist(ctx, nil); err != nil {
+		if err := j.persist(ctx, extra); err != nil {
 			*j.rec = old
 			resp = ctrlResp{err: err}
 		}
+	}
+	if resp.err == nil && r.addReader && j.rec.Machine.ScanDone && !j.rec.Machine.Status.Terminal() {
+		// There is a replicated time to read at already: activate now
+		// rather than at the next progress (a paused job makes none).
+		j.activateReader(ctx)
+		_ = j.persist(ctx, nil)
 	}
 	r.reply <- resp
 	if resp.err == nil && j.rec.Machine.Status == StatusCancelled {
@@ -386,4 +401,30 @@ func (j *consumerJob) retryWait(ctx context.Context, d time.Duration) bool {
 			}
 		}
 	}
+}
+
+// checkCanAddReader refuses a second read-only VC for the job.
+func (j *consumerJob) checkCanAddReader() error {
+	if j.rec.Machine.Status.Terminal() || j.rec.Machine.Status == StatusFailingOver {
+		return pgerror.Newf(pgcode.ObjectNotInPrerequisiteState,
+			"cannot add a read-only virtual cluster to tenant %q: replication is %s", j.rec.TenantName, j.rec.Machine.Status)
+	}
+	return nil
+}
+
+// createReaderRecord creates <name>-readonly (data state add, no service,
+// reading this job's VC) in txn and records it in the job; the caller
+// persists the job in the same transaction. A name already taken is
+// CockroachDB's 42710 (the record store checks it).
+func (j *consumerJob) createReaderRecord(txn *kv.Txn) error {
+	ctx := context.Background()
+	reader := &tenant.Record{Name: j.rec.TenantName + tenant.ReadOnlySuffix, DataState: tenant.DataStateAdd,
+		ServiceMode: tenant.ServiceModeNone, ReadFrom: j.rec.TenantID}
+	id, err := j.c.cfg.Records.Create(ctx, txn, reader)
+	if err != nil {
+		return err
+	}
+	j.rec.ReaderTenantID = id
+	j.rec.ReaderActivated = false
+	return nil
 }

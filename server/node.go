@@ -51,6 +51,9 @@ type NodeConfig struct {
 	DrainTimeout time.Duration
 	// Logf logs node events; nil means the standard logger.
 	Logf func(format string, args ...interface{})
+	// Replication tunes the replication producer and consumer (tests and
+	// benchmarks).
+	Replication sql.ReplicationKnobs
 }
 
 // DefaultDrainTimeout is how long a graceful shutdown waits for running
@@ -119,7 +122,14 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, retErr error) {
 	}
 	// NewHost brings back the service of every virtual cluster whose
 	// record says shared, so a restart serves what was served before.
-	n.host, err = sql.NewHost(ctx, sql.HostConfig{KV: n.engine, Logf: cfg.Logf})
+	n.host, err = sql.NewHost(ctx, sql.HostConfig{
+		KV:   n.engine,
+		Logf: cfg.Logf,
+		// The standby's consumer connects to a primary with the same URI
+		// parser as `vcdb sql` (sslinline, TLS, options=-ccluster=...).
+		Dial:        sql.PGDialer(certs.ParseURI),
+		Replication: cfg.Replication,
+	})
 	if err != nil {
 		return nil, errors.Wrap(err, "starting the SQL engine")
 	}
@@ -141,6 +151,7 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, retErr error) {
 		Logf:             cfg.Logf,
 	})
 	n.metrics.Register("server", n.wire.WriteMetrics)
+	n.metrics.Register("replication", n.host.WriteReplicationMetrics)
 	n.http = &http.Server{
 		Handler:           NewHTTPHandler(n, n.metrics),
 		ReadHeaderTimeout: 10 * time.Second,

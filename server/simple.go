@@ -101,6 +101,12 @@ func (c *conn) drainResult(ctx context.Context, res sql.Result, cols []sql.Colum
 }
 
 func (c *conn) sendRows(ctx context.Context, res sql.Result, cols []sql.Column, formats []int16, limit int) (tag string, suspended bool, err error) {
+	// A result that trickles rows (a replication stream) has each one
+	// flushed as it comes: its latency is the standby's replication lag.
+	flushEach := false
+	if f, ok := res.(sql.RowFlusher); ok {
+		flushEach = f.FlushEachRow()
+	}
 	for n := 0; limit == 0 || n < limit; n++ {
 		row, err := res.Next(ctx)
 		if err != nil {
@@ -117,6 +123,12 @@ func (c *conn) sendRows(ctx context.Context, res sql.Result, cols []sql.Column, 
 		if err := c.sendDataRow(row, cols, formats); err != nil {
 			_, _ = res.Close(ctx)
 			return "", false, err
+		}
+		if flushEach {
+			if err := c.wb.flush(); err != nil {
+				_, _ = res.Close(ctx)
+				return "", false, errFatal{err}
+			}
 		}
 	}
 	return "", true, nil

@@ -76,6 +76,9 @@ type Prepared struct {
 	// planned, such as DDL): Execute reuses it, re-binding placeholders,
 	// while the catalog version it was planned against is current.
 	plan *stmtPlan
+	// replCall is set for a call of a replication stream builtin
+	// (replication_builtins.go).
+	replCall *replBuiltinCall
 }
 
 // Result is a statement being executed. The caller pulls rows with Next and
@@ -93,6 +96,17 @@ type Result interface {
 	// error that ended the statement (for example a serialization failure at
 	// commit).
 	Close(ctx context.Context) (tag string, err error)
+}
+
+// RowFlusher is an optional interface of a Result: when FlushEachRow
+// returns true, the wire server sends each row to the client as soon as
+// Next returned it (a flush after every DataRow) instead of buffering
+// output until the result ends or the buffer fills. Results that trickle
+// rows for a long time implement it — crdb_internal.stream_partition,
+// whose rows are replication frames and whose latency is the standby's
+// replication lag.
+type RowFlusher interface {
+	FlushEachRow() bool
 }
 
 // SessionAPI lists the methods the wire server calls on a *Session. It is

@@ -88,6 +88,12 @@ func (s *Session) Prepare(ctx context.Context, stmt Statement, paramTypes []*typ
 	if s.txn.mode == txnAborted && !isTxnControl(stmt.AST) {
 		return nil, errAborted()
 	}
+	if call := replicationBuiltinCall(stmt.AST); call != nil {
+		if err := prepareReplicationBuiltin(prep, call, paramTypes); err != nil {
+			return nil, err
+		}
+		return prep, nil
+	}
 	if isPlannable(stmt.AST) {
 		var sp *stmtPlan
 		plan := func(snap *catalog.Snapshot) error {
@@ -199,7 +205,7 @@ func (s *Session) Execute(ctx context.Context, prep *Prepared, args tree.Datums)
 		return nil, err
 	}
 	defer func() {
-		if _, streaming := res.(*streamResult); !streaming || err != nil {
+		if _, streaming := res.(sessionHolder); !streaming || err != nil {
 			// A streaming result is still running: its Close calls exit.
 			s.exit()
 		}
@@ -220,7 +226,7 @@ func (s *Session) Execute(ctx context.Context, prep *Prepared, args tree.Datums)
 	}
 	s.setActiveQuery(activeQueryText(prep))
 	defer func() {
-		if _, streaming := res.(*streamResult); !streaming || err != nil {
+		if _, streaming := res.(sessionHolder); !streaming || err != nil {
 			// A streaming result clears it when it is closed.
 			s.setActiveQuery("")
 		}
@@ -311,8 +317,11 @@ func (s *Session) execStmt(ctx context.Context, prep *Prepared, args tree.Datums
 		}
 		return &bufferedResult{tag: "DISCARD ALL"}, nil
 	}
+	if prep.replCall != nil {
+		return s.execReplicationBuiltin(ctx, prep, args)
+	}
 	if isVCStatement(stmt) {
-		return s.execVCStatement(ctx, stmt, args)
+		return s.execVCStatement(ctx, prep, args)
 	}
 	if isPlannable(stmt) {
 		return s.execPlanned(ctx, prep, args)

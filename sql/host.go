@@ -23,22 +23,33 @@ type HostConfig struct {
 	// Logf reports service changes and background work; nil discards.
 	Logf func(format string, args ...interface{})
 
-	// ReplicationStatus supplies the replication columns of SHOW VIRTUAL
-	// CLUSTER ... WITH REPLICATION STATUS and the status string SHOW
-	// VIRTUAL CLUSTERS prints as the data_state of a VC with a consumer
-	// job. nil: no VC replicates (NULLs and the data state are shown).
-	// *replication.Consumer implements it.
+	// Dial opens a connection to a replication source (the primary's
+	// system VC) from a source URI, after 'external://' references were
+	// resolved: the wire server supplies one built from certs.ParseURI
+	// and replication.NewPGSource. nil: this node cannot replicate from
+	// another (CREATE ... FROM REPLICATION fails with 0A000); it can
+	// still be a source.
+	Dial Dialer
+
+	// Replication tunes the producer and the consumer (tests).
+	Replication ReplicationKnobs
+
+	// ReplicationStatus overrides the source of the replication columns of
+	// SHOW VIRTUAL CLUSTER ... WITH REPLICATION STATUS and of the status
+	// string SHOW VIRTUAL CLUSTERS prints as the data_state of a VC with a
+	// consumer job. nil: the Host's own consumer (replication.go).
 	ReplicationStatus ReplicationStatusProvider
 
-	// ReaderReadOnlyAt returns, for a read-only view (a record with
+	// ReaderReadOnlyAt overrides, for a read-only view (a record with
 	// ReadFrom set), the function giving the timestamp its reads use
-	// (Config.ReadOnlyAt). nil: read-only views cannot start.
+	// (Config.ReadOnlyAt). nil: the replicated time from the Host's own
+	// consumer (Host.readerReadOnlyAt).
 	ReaderReadOnlyAt func(rec *tenant.Record) func() kv.Timestamp
 
 	// OnDrop is called when DROP VIRTUAL CLUSTER has marked a VC dropping,
-	// before its data is cleared: the replication layer cancels the VC's
-	// consumer job and releases its protections there. Its error is
-	// logged (the drop stands). nil: nothing to do.
+	// before its data is cleared, after the Host's consumer cancelled the
+	// VC's consumer job (releasing its protections and telling its
+	// source). Its error is logged (the drop stands). nil: nothing more.
 	OnDrop func(ctx context.Context, rec *tenant.Record) error
 
 	// StopTimeout bounds how long STOP SERVICE and Close wait for a VC's
@@ -127,6 +138,12 @@ type Host struct {
 		wg     sync.WaitGroup
 	}
 	closed atomic.Bool
+
+	// producer and consumer are the physical cluster's replication
+	// (replication.go); bg runs the work their hooks ask for.
+	producer *replication.Producer
+	consumer *replication.Consumer
+	bg       bgWork
 }
 
 // NewHost bootstraps the VC records and the system VC's catalog, starts the
@@ -168,11 +185,28 @@ func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 		h.stopAll(ctx)
 		return nil, err
 	}
+	// The consumer exists before the services start (a read-only VC's
+	// reads ask it for the replicated time) and resumes its jobs after
+	// (their hooks start services).
+	if err := h.initReplication(ctx); err != nil {
+		h.stopAll(ctx)
+		return nil, err
+	}
+	if h.cfg.ReplicationStatus == nil {
+		h.cfg.ReplicationStatus = h.consumer
+	}
 	if err := h.startSharedServices(ctx); err != nil {
 		h.stopAll(ctx)
 		return nil, err
 	}
 	h.startDropJob()
+	if err := h.startReplication(ctx); err != nil {
+		h.closed.Store(true)
+		h.stopReplication()
+		h.stopDropJob()
+		h.stopAll(ctx)
+		return nil, err
+	}
 	return h, nil
 }
 
@@ -213,8 +247,12 @@ func (h *Host) Close(ctx context.Context) {
 	if !h.closed.CompareAndSwap(false, true) {
 		return
 	}
-	// The drop job first: it writes records and must not race the stop of
-	// the services below or outlive the engine its owner closes next.
+	// Replication first: its jobs write records, start and drop read-only
+	// services, and stream from other clusters; nothing of it may outlive
+	// the services or the engine. Then the drop job: it writes records and
+	// must not race the stop of the services below or outlive the engine
+	// its owner closes next.
+	h.stopReplication()
 	h.stopDropJob()
 	h.stopAll(ctx)
 }
@@ -359,12 +397,8 @@ func (h *Host) startServiceLocked(ctx context.Context, rec *tenant.Record) error
 	}
 	cfg := Config{KV: h.kv, TenantID: rec.ID, TenantName: rec.Name}
 	if rec.ReadFrom != 0 {
-		if h.cfg.ReaderReadOnlyAt == nil {
-			return pgerror.Newf(pgcode.ObjectNotInPrerequisiteState,
-				"read-only virtual cluster %q cannot be served without replication", rec.Name)
-		}
 		cfg.TenantID = rec.ReadFrom
-		cfg.ReadOnlyAt = h.cfg.ReaderReadOnlyAt(rec)
+		cfg.ReadOnlyAt = h.readerReadOnlyAt(rec)
 	}
 	srv, err := NewServer(ctx, cfg)
 	if err != nil {

@@ -58,6 +58,15 @@ type streamResult struct {
 
 var _ Result = (*streamResult)(nil)
 
+// sessionHolder is a Result that keeps its session busy (Session.enter)
+// after Execute returns, until its Close: Execute then leaves the exit and
+// the active query to it.
+type sessionHolder interface {
+	releasesSession()
+}
+
+func (r *streamResult) releasesSession() {}
+
 func (r *streamResult) Columns() []Column { return r.cols }
 
 func (r *streamResult) Next(ctx context.Context) (_ tree.Datums, err error) {

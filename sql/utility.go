@@ -68,6 +68,10 @@ func utilityColumns(stmt tree.Statement) []resultColumn {
 		return showTenantColumns(t)
 	case *tree.ShowFingerprints:
 		return fingerprintColumns
+	case *tree.AlterTenantReplication:
+		if t.Cutover != nil {
+			return failoverTimeColumns
+		}
 	case *tree.ShowGrants:
 		return showGrantsColumns(t)
 	case *tree.ShowRoleGrants:

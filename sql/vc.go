@@ -237,9 +237,15 @@ func (h *Host) dropVirtualCluster(ctx context.Context, spec vcSpec, ifExists, im
 	if err != nil || dropped == nil {
 		return err
 	}
+	if dropped.ConsumerJobID != 0 && h.consumer != nil {
+		// A replicating VC: its consumer job stops, releases its
+		// protection and tells the source (best effort) to end its
+		// producer job and release the source's protection.
+		if err := h.consumer.Cancel(ctx, dropped.ID); err != nil {
+			h.cfg.Logf("cancelling the replication of virtual cluster %q (%d): %v", dropped.DroppedName, dropped.ID, err)
+		}
+	}
 	if h.cfg.OnDrop != nil {
-		// The replication layer cancels the VC's consumer job and releases
-		// its protections.
 		if err := h.cfg.OnDrop(ctx, dropped); err != nil {
 			h.cfg.Logf("dropping virtual cluster %q (%d): %v", dropped.DroppedName, dropped.ID, err)
 		}

@@ -88,7 +88,8 @@ func (s *Session) requireManageVC(ctx context.Context) error {
 }
 
 // execVCStatement runs a virtual cluster statement other than SHOW.
-func (s *Session) execVCStatement(ctx context.Context, stmt tree.Statement, args tree.Datums) (Result, error) {
+func (s *Session) execVCStatement(ctx context.Context, prep *Prepared, args tree.Datums) (Result, error) {
+	stmt := prep.AST
 	h, err := s.requireSystemHost(stmt)
 	if err != nil {
 		return nil, err
@@ -215,28 +216,12 @@ func (s *Session) execVCStatement(ctx context.Context, stmt tree.Statement, args
 		if err := h.dropVirtualCluster(stmtCtx, spec, t.IfExists, t.Immediate); err != nil {
 			return nil, err
 		}
+	case *tree.CreateTenantFromReplication:
+		return s.execCreateFromReplication(stmtCtx, h, prep, t, args)
 	case *tree.AlterTenantReplication:
-		spec, _, err := s.evalVCSpec(stmtCtx, t.TenantSpec, args)
-		if err != nil {
-			return nil, err
-		}
-		rec, err := h.resolve(stmtCtx, nil, spec)
-		if err != nil {
-			return nil, err
-		}
-		// The consumer-side forms need a replication consumer job; on a VC
-		// without one (a primary's, by mistake) they fail as in
-		// CockroachDB, with vcdb's real SQLSTATE for a wrong state.
-		consumerSide := t.ReplicationSourceTenantName == nil && !t.Producer
-		if consumerSide && rec.ConsumerJobID == 0 {
-			return nil, pgerror.Newf(pgcode.ObjectNotInPrerequisiteState,
-				"tenant %q (%d) does not have an active replication consumer job", vcName(rec), rec.ID)
-		}
-		return nil, pgerror.Newf(pgcode.FeatureNotSupported, "%s is not supported yet", tag)
+		return s.execAlterReplication(stmtCtx, h, prep, t, args)
 	default:
-		// CREATE ... FROM REPLICATION and the replication forms of ALTER
-		// are wired to package replication by the replication work.
-		return nil, pgerror.Newf(pgcode.FeatureNotSupported, "%s is not supported yet", tag)
+		return nil, pgerror.Newf(pgcode.FeatureNotSupported, "%s is not supported", tag)
 	}
 	return &bufferedResult{tag: tag}, nil
 }

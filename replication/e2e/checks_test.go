@@ -171,6 +171,10 @@ func (e *env) compareRows(d *datadriven.TestData) (string, error) {
 	q := fmt.Sprintf(`SELECT id, balance, payload FROM bank.bank AS OF SYSTEM TIME '%s' ORDER BY id`, asOf)
 	var res [2][][]string
 	for i, n := range []string{"primary", "standby"} {
+		q := q
+		if n == "standby" && d.HasArg("standby-now") {
+			q = bankRowsQuery
+		}
 		rows, err := e.query(e.clusters[n], "main", q)
 		if err != nil {
 			return "", err

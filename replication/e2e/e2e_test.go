@@ -43,7 +43,7 @@ import (
 //	                                --ca-cert <cluster's ca.crt> --inline
 //	sql cluster= [vc=]              psql with the input on stdin; rows,
 //	                                or the error with its SQLSTATE
-//	vcdb-sql cluster= [vc=] [url=$v]
+//	vcdb-sql cluster= [vc=] [url=$v] [let=$v]
 //	                                vcdb sql (root's URL, or url=) with
 //	                                the input's lines: `-f FILE` (of
 //	                                testdata/scripts) or statements for -e;
@@ -73,8 +73,10 @@ import (
 //	                                VIRTUAL CLUSTER main [WITH START
 //	                                TIMESTAMP = from] AS OF SYSTEM TIME to,
 //	                                on both clusters
-//	compare-rows as-of=             bank.bank's rows AS OF SYSTEM TIME on
-//	                                both clusters' main
+//	compare-rows as-of= [standby-now]
+//	                                bank.bank's rows AS OF SYSTEM TIME on
+//	                                both clusters' main (with standby-now,
+//	                                the standby's current rows)
 //	logical-bytes cluster= let=$v [below=$w fraction=F]
 //	                                physical_replication_logical_bytes of
 //	                                main from /metrics; with below, checks
@@ -342,12 +344,8 @@ func (e *env) runScripts(d *datadriven.TestData) (string, error) {
 	if err != nil {
 		return e.scrub(out) + "\n" + psqlExit(err), nil
 	}
-	if v := letName(d, "let"); v != "" {
-		ts := hlcDecimal.FindString(out)
-		if ts == "" {
-			return "", errors.Newf("no HLC timestamp in the output to record as %s:\n%s", v, out)
-		}
-		e.vars[v] = ts
+	if err := e.letHLC(d, out); err != nil {
+		return "", err
 	}
 	if d.HasArg("quiet") {
 		return "ok", nil
@@ -471,7 +469,24 @@ func (e *env) runVcdbSQL(d *datadriven.TestData) (string, error) {
 	if err != nil {
 		return e.scrub(out) + "\n" + psqlExit(err), nil
 	}
+	if err := e.letHLC(d, out); err != nil {
+		return "", err
+	}
 	return e.scrub(out), nil
+}
+
+// letHLC records the first HLC decimal of out as let='s variable.
+func (e *env) letHLC(d *datadriven.TestData, out string) error {
+	v := letName(d, "let")
+	if v == "" {
+		return nil
+	}
+	ts := hlcDecimal.FindString(out)
+	if ts == "" {
+		return errors.Newf("no HLC timestamp in the output to record as %s:\n%s", v, out)
+	}
+	e.vars[v] = ts
+	return nil
 }
 
 // query runs one statement with psql and returns its rows' fields.
