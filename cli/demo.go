@@ -64,7 +64,7 @@ func runDemo(c *cli.Context) error {
 	fmt.Fprintf(out, "#\n# Welcome to the vcdb demo: an in-memory node with the sample database bank.\n#\n")
 	fmt.Fprintf(out, "# SQL URL:  %s\n# HTTP URL: %s\n#\n", url, node.HTTPURL())
 	if _, ok := terminalReader(c.App.Reader); ok {
-		return openSQLShell(c, url)
+		return openDemoShell(c, url, nil)
 	}
 	fmt.Fprintf(out, "# No terminal on stdin: serving until interrupted (Ctrl-C / SIGTERM).\n")
 	sig := make(chan os.Signal, 1)

@@ -134,7 +134,7 @@ func runSQL(c *cli.Context) error {
 		return err
 	}
 	if interactive {
-		return runSQLShell(c, u, format)
+		return runSQLShell(c, u, format, nil)
 	}
 
 	ctx := context.Background()
@@ -176,20 +176,21 @@ func closeSQLConn(ctx context.Context, conn *pgconn.PgConn) {
 	_ = conn.Close(ctx)
 }
 
-// openSQLShell opens the interactive shell on the server at uri, as `vcdb
-// sql --url=uri` on a terminal does; `vcdb demo` uses it. stdin
-// (c.App.Reader) must be a terminal.
-func openSQLShell(c *cli.Context, uri string) error {
+// openDemoShell opens the interactive shell on the server at uri, as `vcdb
+// sql --url=uri` on a terminal does, with demo's `\demo` commands; `vcdb
+// demo` uses it. stdin (c.App.Reader) must be a terminal.
+func openDemoShell(c *cli.Context, uri string, demo demoRunner) error {
 	u, err := certs.ParseURIFields(uri)
 	if err != nil {
 		return err
 	}
-	return runSQLShell(c, u, formatTable)
+	return runSQLShell(c, u, formatTable, demo)
 }
 
 // runSQLShell connects and runs the interactive shell with the terminal's
-// line editor and the user's history file.
-func runSQLShell(c *cli.Context, u *certs.URI, format string) error {
+// line editor and the user's history file; demo, when not nil, runs the
+// `\demo` commands.
+func runSQLShell(c *cli.Context, u *certs.URI, format string, demo demoRunner) error {
 	stdinFile, ok := terminalReader(c.App.Reader)
 	if !ok {
 		return errors.New("the interactive shell needs a terminal on stdin; use -e, -f or pipe statements")
@@ -204,6 +205,7 @@ func runSQLShell(c *cli.Context, u *certs.URI, format string) error {
 		showTimes: format == formatTable}
 	sh := newShell(s, u, newTermLineReader(int(stdinFile.Fd()), stdinFile, c.App.Writer, loadHistory(historyPath())))
 	sh.cancelOnInterrupt = true
+	sh.demo = demo
 	return sh.start(ctx, u)
 }
 

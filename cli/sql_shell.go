@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/cockroachdb/errors"
+	"github.com/vcdb/vcdb/certs"
 )
 
 // lineReader is where the interactive shell gets its input: a terminal with
@@ -34,6 +35,17 @@ type sqlShell struct {
 	// cancelOnInterrupt makes Ctrl-C (SIGINT) during a statement cancel it
 	// on the server instead of killing the shell; off in tests.
 	cancelOnInterrupt bool
+	// demo runs `\demo` commands in the shell of `vcdb demo`; nil
+	// elsewhere.
+	demo demoRunner
+}
+
+// demoRunner runs the `\demo ARGS` commands of the shell that `vcdb demo`
+// opens. It prints to out; a non-empty reconnect URL asks the shell to
+// connect there instead (after a failover, to the promoted virtual
+// cluster).
+type demoRunner interface {
+	run(ctx context.Context, args []string, out io.Writer) (reconnect string, err error)
 }
 
 const shellHelp = `You are using the vcdb SQL shell. Statements end with a semicolon and may
@@ -192,6 +204,12 @@ func (sh *sqlShell) backslash(ctx context.Context, cmd string) (quit bool) {
 		return true
 	case fields[0] == `\?` || fields[0] == `\h`:
 		fmt.Fprint(sh.s.out, shellHelp)
+		if sh.demo != nil {
+			fmt.Fprintln(sh.s.out)
+			_, _ = sh.demo.run(ctx, []string{"help"}, sh.s.out)
+		}
+	case fields[0] == `\demo`:
+		sh.demoCommand(ctx, fields[1:])
 	case fields[0] == `\l` && len(fields) == 1:
 		sh.execute(ctx, "SHOW DATABASES")
 	case (fields[0] == `\dt` || fields[0] == `\d`) && len(fields) == 1:
@@ -204,6 +222,42 @@ func (sh *sqlShell) backslash(ctx context.Context, cmd string) (quit bool) {
 		fmt.Fprintf(sh.s.errOut, "ERROR: invalid command %s. Try \\? for help.\n", cmd)
 	}
 	return false
+}
+
+// demoCommand runs `\demo ARGS` and, when it asks to, moves the shell to
+// another server: the old connection is closed only once the new one
+// works.
+func (sh *sqlShell) demoCommand(ctx context.Context, args []string) {
+	if sh.demo == nil {
+		fmt.Fprintln(sh.s.errOut, `ERROR: \demo is only available in the shell of vcdb demo`)
+		return
+	}
+	reconnect, err := sh.demo.run(ctx, args, sh.s.out)
+	if err != nil {
+		printError(sh.s.errOut, err)
+		return
+	}
+	if reconnect == "" {
+		return
+	}
+	u, err := certs.ParseURIFields(reconnect)
+	if err != nil {
+		printError(sh.s.errOut, err)
+		return
+	}
+	conn, err := connectSQL(ctx, u, sh.s.errOut)
+	if err != nil {
+		printError(sh.s.errOut, err)
+		return
+	}
+	closeSQLConn(ctx, sh.s.conn)
+	sh.s.conn = conn
+	sh.target = u.User + "@" + hostPort(u)
+	sh.database = u.Database
+	if err := sh.s.execQuiet(ctx, "SET sql_safe_updates = true"); err != nil {
+		fmt.Fprintf(sh.s.errOut, "warning: could not enable sql_safe_updates: %v\n", err)
+	}
+	fmt.Fprintf(sh.s.out, "# Connected to: %s\n", u.Redacted())
 }
 
 // welcome prints the banner of an interactive session.

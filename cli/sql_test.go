@@ -171,13 +171,13 @@ func TestSQLConnFlags(t *testing.T) {
 	}
 }
 
-// TestOpenSQLShellNeedsTerminal checks the entry point `vcdb demo` uses.
-func TestOpenSQLShellNeedsTerminal(t *testing.T) {
+// TestOpenDemoShellNeedsTerminal checks the entry point `vcdb demo` uses.
+func TestOpenDemoShellNeedsTerminal(t *testing.T) {
 	app := newApp(&bytes.Buffer{}, &bytes.Buffer{})
 	app.Reader = strings.NewReader("SELECT 1;")
 	var got error
 	app.Commands = []*cli.Command{{Name: "x", Action: func(c *cli.Context) error {
-		got = openSQLShell(c, "postgresql://root@127.0.0.1:1/defaultdb?sslmode=disable")
+		got = openDemoShell(c, "postgresql://root@127.0.0.1:1/defaultdb?sslmode=disable", nil)
 		return nil
 	}}}
 	if err := app.Run([]string{"vcdb", "x"}); err != nil {
