@@ -161,6 +161,8 @@ func (e *Engine) applyBatch(ce *commitEntry) error {
 		}
 	}
 	err := b.Commit(e.writeOpts)
+	// Before finish marks the commit applied: see "Iterator reuse".
+	e.bumpView()
 	if cerr := b.Close(); err == nil {
 		err = cerr
 	}

@@ -31,7 +31,9 @@ func TestMain(m *testing.M) {
 		crashChild(dir, os.Getenv("VCDB_KV_CRASH_ROUND"))
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	closeReadFixtures()
+	os.Exit(code)
 }
 
 // crashChild writes transactions until killed. Transaction <round>-<w>-<i>

@@ -496,7 +496,7 @@ func (e *Engine) gcSpan(ctx context.Context, s Span, threshold Timestamp, stats 
 			}
 			stats.VersionsRemoved++
 			if b.Count() >= revertBatchSize {
-				if err := b.Commit(pebble.NoSync); err != nil {
+				if err := e.commitBatch(b, pebble.NoSync); err != nil {
 					return err
 				}
 				b.Reset()
@@ -507,7 +507,7 @@ func (e *Engine) gcSpan(ctx context.Context, s Span, threshold Timestamp, stats 
 	if err := it.Error(); err != nil {
 		return err
 	}
-	return b.Commit(pebble.NoSync)
+	return e.commitBatch(b, pebble.NoSync)
 }
 
 func (e *Engine) gcLoop() {

@@ -131,8 +131,12 @@ func TestBackgroundGC(t *testing.T) {
 // snapshot (forced here with a hook at the snapshot) must make the read
 // fail, never return history with the versions it removed missing (see
 // "Readers and GC" in gc.go).
+//
+// The "/pooled" variants first leave an iterator in the pool (iterpool.go),
+// so the reads that use the pool reuse a snapshot taken before the pass.
 func TestReadersAndGCAgree(t *testing.T) {
 	ctx := context.Background()
+	poolReaders := map[string]bool{"get": true, "scan": true, "txn-get": true, "txn-scan": true}
 	for _, c := range []struct {
 		name string
 		// read reads at (or from) ts and returns its error; it fails the
@@ -204,37 +208,55 @@ func TestReadersAndGCAgree(t *testing.T) {
 			return err
 		}},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			w := newManualWall(int64(time.Hour))
-			e := openTest(t, Options{WallClock: w.now, GCInterval: -1, DefaultGCTTL: time.Minute})
-			t1 := put(t, e, "a", "1")
-			w.add(int64(10 * time.Second))
-			put(t, e, "a", "2")
-			ts := t1.Next() // a=1 there; a@t1 is shadowed by a@t2 above
-			var gcErr error
-			ran := false
-			e.testBeforeSnapshot = func() {
-				if ran {
-					return
+		for _, warm := range []bool{false, true} {
+			name := c.name
+			if warm {
+				name += "/pooled"
+			}
+			t.Run(name, func(t *testing.T) {
+				w := newManualWall(int64(time.Hour))
+				e := openTest(t, Options{WallClock: w.now, GCInterval: -1, DefaultGCTTL: time.Minute})
+				t1 := put(t, e, "a", "1")
+				w.add(int64(10 * time.Second))
+				put(t, e, "a", "2")
+				ts := t1.Next() // a=1 there; a@t1 is shadowed by a@t2 above
+				opened := -1
+				if warm {
+					// Leave a pooled iterator, opened before the GC
+					// pass, for the read to reuse.
+					if _, _, err := e.Get(ctx, []byte("zz"), e.Now()); err != nil {
+						t.Fatal(err)
+					}
+					opened = e.iters.opened
 				}
-				ran = true
-				// Everything so far is older than the TTL now: the pass
-				// removes a@t1 and keeps a@t2.
-				w.add(int64(2 * time.Minute))
-				var stats GCStats
-				stats, gcErr = e.RunGC(ctx)
-				if gcErr == nil && stats.VersionsRemoved != 1 {
-					gcErr = errorf("GC removed %d versions", stats.VersionsRemoved)
+				var gcErr error
+				ran := false
+				e.testBeforeSnapshot = func() {
+					if ran {
+						return
+					}
+					ran = true
+					// Everything so far is older than the TTL now: the
+					// pass removes a@t1 and keeps a@t2.
+					w.add(int64(2 * time.Minute))
+					var stats GCStats
+					stats, gcErr = e.RunGC(ctx)
+					if gcErr == nil && stats.VersionsRemoved != 1 {
+						gcErr = errorf("GC removed %d versions", stats.VersionsRemoved)
+					}
 				}
-			}
-			err := c.read(t, e, t1, ts)
-			must(t, gcErr)
-			if !ran {
-				t.Fatal("the read took no snapshot")
-			}
-			if !IsBelowGCThreshold(err) {
-				t.Fatalf("read at %v with the threshold raised to %v: %v", ts, e.GCThreshold(sp("a", "z")), err)
-			}
-		})
+				err := c.read(t, e, t1, ts)
+				must(t, gcErr)
+				if !ran {
+					t.Fatal("the read took no snapshot")
+				}
+				if poolReaders[c.name] && warm && e.iters.opened != opened {
+					t.Fatal("the read did not reuse the pooled iterator")
+				}
+				if !IsBelowGCThreshold(err) {
+					t.Fatalf("read at %v with the threshold raised to %v: %v", ts, e.GCThreshold(sp("a", "z")), err)
+				}
+			})
+		}
 	}
 }

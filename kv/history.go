@@ -278,7 +278,7 @@ func (e *Engine) IngestVersions(ctx context.Context, versions []Version) error {
 		return errors.Wrap(err, "kv: finishing ingest file")
 	}
 	e.clock.Update(maxTS)
-	if err := e.db.Ingest(ctx, []string{path}); err != nil {
+	if err := e.dbIngest(ctx, []string{path}); err != nil {
 		_ = e.fs.Remove(path)
 		return errors.Wrap(err, "kv: ingesting")
 	}
@@ -314,7 +314,7 @@ func (e *Engine) WriteVersions(ctx context.Context, versions []Version) error {
 		}
 	}
 	e.clock.Update(maxTS)
-	if err := b.Commit(e.writeOpts); err != nil {
+	if err := e.commitBatch(b, e.writeOpts); err != nil {
 		e.poisoned.CompareAndSwap(nil, &err)
 		return err
 	}
@@ -335,7 +335,7 @@ func (e *Engine) ClearRange(ctx context.Context, span Span) error {
 	if err := e.waitApplied(ctx, e.clock.Now()); err != nil {
 		return err
 	}
-	return e.db.DeleteRange(encodeBareKey(nil, s.Key), encodeBareKey(nil, s.EndKey), e.writeOpts)
+	return e.dbDeleteRange(encodeBareKey(nil, s.Key), encodeBareKey(nil, s.EndKey), e.writeOpts)
 }
 
 // revertBatchSize bounds the number of deletions per batch in RevertRange.
@@ -390,7 +390,7 @@ func (e *Engine) RevertRange(ctx context.Context, span Span, ts Timestamp) error
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if err := b.Commit(pebble.NoSync); err != nil {
+			if err := e.commitBatch(b, pebble.NoSync); err != nil {
 				return err
 			}
 			b.Reset()
@@ -402,7 +402,7 @@ func (e *Engine) RevertRange(ctx context.Context, span Span, ts Timestamp) error
 	}
 	// The final synced commit makes every earlier unsynced batch durable
 	// too (the WAL is sequential).
-	if err := b.Commit(e.writeOpts); err != nil {
+	if err := e.commitBatch(b, e.writeOpts); err != nil {
 		return err
 	}
 	return nil

@@ -541,6 +541,7 @@ func (e *Engine) checkpointLoop() {
 		case <-e.ctx.Done():
 			return
 		case <-t.C:
+			e.sweepIters()
 		case <-e.ckptSignal:
 			e.publishMu.Lock()
 			d := e.opts.CheckpointSpacing - time.Since(e.lastCkptAt)

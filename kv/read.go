@@ -57,25 +57,37 @@ func (e *Engine) Get(ctx context.Context, key []byte, ts Timestamp) ([]byte, boo
 	if err := e.prepareRead(ctx, ts); err != nil {
 		return nil, false, err
 	}
-	return e.getAt(key, ts)
+	return e.getAt(key, ts, e.viewFloor())
 }
 
 // getAt reads the newest version of key at or below ts; the caller has done
-// prepareRead. It fails if ts is below the key's GC threshold.
-func (e *Engine) getAt(key []byte, ts Timestamp) ([]byte, bool, error) {
-	var stack [128]byte
-	ek := encodeKey(stack[:0], key, ts)
-	it, err := e.snapshotIter(nil)
+// prepareRead (or the transaction's gate) and then loaded minGen (see
+// "Iterator reuse" in iterpool.go). It fails if ts is below the key's GC
+// threshold.
+func (e *Engine) getAt(key []byte, ts Timestamp, minGen uint64) ([]byte, bool, error) {
+	pi, err := e.readIter(minGen)
 	if err != nil {
 		return nil, false, err
 	}
+	// The seek key lives in the pooled iterator (a stack buffer would
+	// escape through Pebble's interfaces and cost an allocation).
+	pi.key = encodeKey(pi.key[:0], key, ts)
+	value, found, err := e.getWith(pi, key, pi.key, ts)
+	e.releaseIter(pi)
+	return value, found, err
+}
+
+// getWith is getAt on the iterator pi; ek is the engine key of (key, ts).
+func (e *Engine) getWith(pi *pooledIter, key, ek []byte, ts Timestamp) ([]byte, bool, error) {
 	// After the snapshot: see "Readers and GC" in gc.go.
 	if err := e.gc.checkKey(key, ts); err != nil {
-		_ = it.Close()
 		return nil, false, err
 	}
-	var value []byte
-	found := false
+	it := pi.it
+	if pi.bounded {
+		it.SetBounds(nil, nil)
+		pi.bounded = false
+	}
 	// SeekPrefixGE restricts the iterator to the user key and consults
 	// bloom filters; the first entry at or after (key, ts) is the newest
 	// version at or below ts.
@@ -84,25 +96,19 @@ func (e *Engine) getAt(key []byte, ts Timestamp) ([]byte, bool, error) {
 		if len(k) == len(ek) && bytes.Equal(k[:len(key)], key) {
 			v, err := it.ValueAndErr()
 			if err != nil {
-				_ = it.Close()
 				return nil, false, err
 			}
 			uv, tomb, err := decodeValue(v)
 			if err != nil {
-				_ = it.Close()
 				return nil, false, err
 			}
 			if !tomb {
-				value = append(make([]byte, 0, len(uv)), uv...)
-				found = true
+				return append(make([]byte, 0, len(uv)), uv...), true, nil
 			}
+			return nil, false, nil
 		}
 	}
-	if err := it.Error(); err != nil {
-		_ = it.Close()
-		return nil, false, err
-	}
-	return value, found, it.Close()
+	return nil, false, it.Error()
 }
 
 // Scan returns the visible rows of span at ts, in key order (descending with
@@ -115,26 +121,37 @@ func (e *Engine) Scan(ctx context.Context, span Span, ts Timestamp, opts ScanOpt
 	if err := e.prepareRead(ctx, ts); err != nil {
 		return ScanResult{}, err
 	}
-	res, _, err := e.scanAt(s, ts, opts, nil)
+	res, _, err := e.scanAt(s, ts, e.viewFloor(), opts, nil)
 	return res, err
 }
 
 // scanAt scans the clamped span s at ts merged with a transaction's buffered
 // writes (nil for none). It also returns the part of s the result depends on
-// (for the transaction's read set). It fails if ts is below the span's GC
-// threshold.
-func (e *Engine) scanAt(s Span, ts Timestamp, opts ScanOptions, wb *writeBuffer) (ScanResult, Span, error) {
-	lower := encodeBareKey(nil, s.Key)
-	upper := encodeBareKey(nil, s.EndKey)
-	it, err := e.snapshotIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+// (for the transaction's read set). minGen is as for getAt. It fails if ts
+// is below the span's GC threshold.
+func (e *Engine) scanAt(s Span, ts Timestamp, minGen uint64, opts ScanOptions, wb *writeBuffer) (ScanResult, Span, error) {
+	pi, err := e.readIter(minGen)
 	if err != nil {
 		return ScanResult{}, Span{}, err
 	}
+	res, covered, err := e.scanWith(pi, s, ts, opts, wb)
+	e.releaseIter(pi)
+	return res, covered, err
+}
+
+// scanWith is scanAt on the iterator pi.
+func (e *Engine) scanWith(pi *pooledIter, s Span, ts Timestamp, opts ScanOptions, wb *writeBuffer) (ScanResult, Span, error) {
 	// After the snapshot: see "Readers and GC" in gc.go.
 	if err := e.gc.checkSpan(s, ts); err != nil {
-		_ = it.Close()
 		return ScanResult{}, Span{}, err
 	}
+	// SetBounds copies the bounds into the iterator's own buffers.
+	var bounds [2 * 128]byte
+	lower := encodeBareKey(bounds[:0:128], s.Key)
+	upper := encodeBareKey(bounds[128:128], s.EndKey)
+	it := pi.it
+	it.SetBounds(lower, upper)
+	pi.bounded = true
 	m := mvccIter{it: it, ts: ts}
 	var b bufIter
 	if wb != nil {
@@ -154,7 +171,6 @@ func (e *Engine) scanAt(s Span, ts Timestamp, opts ScanOptions, wb *writeBuffer)
 	for {
 		key, value, ok := nextMerged(&m, &b, opts.Reverse)
 		if m.err != nil {
-			_ = it.Close()
 			return ScanResult{}, Span{}, m.err
 		}
 		if !ok {
@@ -191,7 +207,7 @@ func (e *Engine) scanAt(s Span, ts Timestamp, opts ScanOptions, wb *writeBuffer)
 			m.advance(opts.Reverse)
 		}
 	}
-	if err := it.Close(); err != nil {
+	if err := it.Error(); err != nil {
 		return ScanResult{}, Span{}, err
 	}
 	return res, covered, nil

@@ -289,7 +289,10 @@ func TestTimeBoundIterationSkipsBlocks(t *testing.T) {
 	e := openTest(t, Options{GCInterval: -1})
 	ctx := context.Background()
 	old := Timestamp{WallTime: time.Now().Add(-time.Hour).UnixNano(), Logical: 1}
-	const n = 20000
+	// Each recent version makes a whole data block (dataBlockSize, about
+	// 270 of these keys) readable, so the table must hold many more blocks
+	// than there are recent versions for the fraction read to be small.
+	const n = 100000
 	var vs []Version
 	for i := 0; i < n; i++ {
 		vs = append(vs, Version{Key: []byte(fmt.Sprintf("k%06d", i)), Timestamp: old, Value: bytes.Repeat([]byte("v"), 100)})

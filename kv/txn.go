@@ -25,10 +25,13 @@ type Txn struct {
 	// is done; it is deferred to the first read so that a write-only
 	// transaction never waits.
 	gated bool
-	done  bool
-	err   error // a sticky error from Begin (bad read timestamp)
-	buf   writeBuffer
-	reads readSet
+	// minGen is the engine's viewGen loaded right after that wait: reads
+	// may use any pooled iterator at least that fresh (iterpool.go).
+	minGen uint64
+	done   bool
+	err    error // a sticky error from Begin (bad read timestamp)
+	buf    writeBuffer
+	reads  readSet
 
 	// Inline storage so a small transaction (one or two rows) needs no
 	// separate allocations for its buffer.
@@ -36,6 +39,7 @@ type Txn struct {
 	orderInline [2]string
 	arenaInline [160]byte
 	finalInline [2]write
+	readsInline [2][]byte
 }
 
 // Savepoint is an opaque marker of a transaction's write buffer.
@@ -52,6 +56,7 @@ func (e *Engine) Begin(opts TxnOptions) *Txn {
 	t.buf.order = t.orderInline[:0]
 	t.buf.arena = t.arenaInline[:0]
 	t.buf.final0 = t.finalInline[:0]
+	t.reads.keys = t.readsInline[:0]
 	if err := e.checkOpen(); err != nil {
 		t.err = err
 		return t
@@ -112,6 +117,7 @@ func (t *Txn) gate(ctx context.Context) error {
 	if err := t.e.waitApplied(ctx, t.readTS); err != nil {
 		return err
 	}
+	t.minGen = t.e.viewFloor()
 	t.gated = true
 	return nil
 }
@@ -134,12 +140,14 @@ func (t *Txn) Get(ctx context.Context, key []byte) ([]byte, bool, error) {
 	if err := t.gate(ctx); err != nil {
 		return nil, false, err
 	}
-	v, found, err := t.e.getAt(key, t.readTS)
+	v, found, err := t.e.getAt(key, t.readTS, t.minGen)
 	if err != nil {
 		return nil, false, err
 	}
 	if !t.readOnly {
-		t.reads.keys = append(t.reads.keys, append([]byte(nil), key...))
+		// The write buffer's arena holds read keys too: it only grows, so
+		// the copy stays valid for the transaction's life.
+		t.reads.keys = append(t.reads.keys, t.buf.copy(key))
 	}
 	return v, found, nil
 }
@@ -156,7 +164,7 @@ func (t *Txn) Scan(ctx context.Context, span Span, opts ScanOptions) (ScanResult
 	if err := t.gate(ctx); err != nil {
 		return ScanResult{}, err
 	}
-	res, covered, err := t.e.scanAt(s, t.readTS, opts, &t.buf)
+	res, covered, err := t.e.scanAt(s, t.readTS, t.minGen, opts, &t.buf)
 	if err != nil {
 		return ScanResult{}, err
 	}
