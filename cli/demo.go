@@ -3,103 +3,71 @@ package cli
 import (
 	"context"
 	"fmt"
-	neturl "net/url"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
-	"github.com/cockroachdb/errors"
-	"github.com/jackc/pgx/v5"
 	"github.com/urfave/cli/v2"
-	"github.com/vcdb/vcdb/server"
 )
 
 func init() { register(demoCommand) }
 
-// demoCommand is `vcdb demo` (`make demo`): an in-memory node on loopback
-// with a small sample database, and the SQL shell on it. Without a terminal
-// it prints the connection URL and serves until interrupted, so scripts and
+// demoCommand is `vcdb demo` (`make demo`, issue 7 item 9): physical
+// cluster replication between two secure clusters in this process (see
+// pcrDemo), and the SQL shell on the primary's main, where `\demo
+// failover` fails over. Without a terminal it prints the connection URLs
+// and the replication status and serves until interrupted, so scripts and
 // tests can use it too.
 func demoCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "demo",
-		Usage: "start a temporary in-memory vcdb with sample data and open a SQL shell",
-		Action: func(c *cli.Context) error {
-			return runDemo(c)
-		},
+		Usage: "start a primary and a standby replicating a bank workload, and open a SQL shell",
+		Description: "Starts two in-memory clusters on 127.0.0.1 in secure mode with temporary\n" +
+			"certificates: a primary (--virtualized) whose virtual cluster main runs a small\n" +
+			"bank workload, and a standby (--virtualized-empty) replicating main, with\n" +
+			"main-readonly for reads. The shell opens on the primary's main; \\demo failover\n" +
+			"fails over to the standby and \\demo status shows the stream.",
+		Action: runDemo,
 	}
-}
-
-// demoSchema is the sample database: a bank whose total balance never
-// changes, the invariant the workloads and the replication demo rely on.
-var demoSchema = []string{
-	`CREATE DATABASE IF NOT EXISTS bank`,
-	`CREATE TABLE IF NOT EXISTS bank.accounts (id INT PRIMARY KEY, owner STRING NOT NULL, balance DECIMAL(12,2) NOT NULL CHECK (balance >= 0))`,
-	`INSERT INTO bank.accounts SELECT i, 'owner ' || i::STRING, 1000 FROM generate_series(1, 100) AS g(i) ON CONFLICT (id) DO NOTHING`,
 }
 
 func runDemo(c *cli.Context) error {
 	ctx := context.Background()
-	node, err := server.StartNode(ctx, server.NodeConfig{
-		InMemory:   true,
-		Insecure:   true,
-		ListenAddr: "127.0.0.1:0",
-		HTTPAddr:   "127.0.0.1:0",
-		Logf:       func(string, ...interface{}) {},
-	})
+	out := c.App.Writer
+	fmt.Fprintln(out, "# Starting a primary and a standby cluster and a replication stream...")
+	d, err := startPCRDemo(ctx)
 	if err != nil {
-		return errors.Wrap(err, "starting the demo node")
-	}
-	defer func() {
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = node.Shutdown(shutdownCtx)
-	}()
-	if err := loadDemoData(ctx, node.SQLURL()); err != nil {
 		return err
 	}
-	url := demoURL(node.SQLURL(), "bank")
-	out := c.App.Writer
-	fmt.Fprintf(out, "#\n# Welcome to the vcdb demo: an in-memory node with the sample database bank.\n#\n")
-	fmt.Fprintf(out, "# SQL URL:  %s\n# HTTP URL: %s\n#\n", url, node.HTTPURL())
-	if _, ok := terminalReader(c.App.Reader); ok {
-		return openDemoShell(c, url, nil)
+	defer d.close()
+	fmt.Fprintln(out, "#")
+	fmt.Fprintln(out, "# Welcome to the vcdb demo: physical cluster replication on this machine.")
+	fmt.Fprintln(out, "#")
+	fmt.Fprintln(out, "# The primary serves virtual cluster main, where a bank workload moves money")
+	fmt.Fprintf(out, "# between %d accounts (bank.bank; the total never changes). The standby\n", demoBankRows)
+	fmt.Fprintln(out, "# replicates main and serves reads of it as main-readonly.")
+	fmt.Fprintln(out, "#")
+	d.printURLs(out)
+	fmt.Fprintln(out, "#")
+	if err := d.printStatus(ctx, out); err != nil {
+		return err
 	}
-	fmt.Fprintf(out, "# No terminal on stdin: serving until interrupted (Ctrl-C / SIGTERM).\n")
+	fmt.Fprintln(out, "#")
+	if _, ok := terminalReader(c.App.Reader); ok {
+		fmt.Fprintln(out, `# In the shell: \demo failover fails over to the standby, \demo status`)
+		fmt.Fprintln(out, `# shows the stream, \demo help lists the demo's commands.`)
+		return openDemoShell(c, d.url("primary", "main"), d)
+	}
+	fmt.Fprintln(out, "# No terminal on stdin: serving until interrupted (Ctrl-C / SIGTERM).")
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sig)
 	select {
 	case <-sig:
 		return nil
-	case <-node.Done():
-		return node.Err()
+	case <-d.primary.Done():
+		return d.primary.Err()
+	case <-d.standby.Done():
+		return d.standby.Err()
 	}
-}
-
-func loadDemoData(ctx context.Context, url string) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return errors.Wrap(err, "connecting to the demo node")
-	}
-	defer func() { _ = conn.Close(ctx) }()
-	for _, stmt := range demoSchema {
-		if _, err := conn.Exec(ctx, stmt); err != nil {
-			return errors.Wrapf(err, "loading demo data: %s", stmt)
-		}
-	}
-	return nil
-}
-
-// demoURL points url (the node's SQL URL) at database db.
-func demoURL(url, db string) string {
-	u, err := neturl.Parse(url)
-	if err != nil {
-		return url
-	}
-	u.Path = "/" + db
-	return u.String()
 }

@@ -175,8 +175,7 @@ func (d *pcrDemo) setUp(ctx context.Context) error {
 	); err != nil {
 		return err
 	}
-	source, err := certs.EncodeURI(d.primary.SQLAddr().String(), certs.EncodeOptions{
-		User:   demoReplUser + ":" + password,
+	source, err := certs.EncodeURI(demoReplUser+":"+password+"@"+d.primary.SQLAddr().String(), certs.EncodeOptions{
 		CACert: filepath.Join(d.certsDir, certs.CACertFilename),
 		Inline: true,
 	})
