@@ -19,11 +19,12 @@ import (
 //     keeps failover to LATEST in the milliseconds.
 //  2. Create the retention producer job on the promoted VC (protection at
 //     t, so that the old primary can fail back without a full copy).
-//  3. Activate, in one transaction with the job's completion: data state
+//  3. Drop the read-only VC after a failover to a past time (it stays,
+//     frozen, after LATEST), so that it is gone once the VC is ready.
+//  4. Activate, in one transaction with the job's completion: data state
 //     ready, service none, no consumer job, and the prior replication
-//     details {source cluster, source VC, activation time t}.
-//  4. Release the consumer's protection; drop the read-only VC after a
-//     failover to a past time (it stays, frozen, after LATEST).
+//     details {source cluster, source VC, activation time t}; then
+//     release the consumer's protection.
 //  5. Tell the source, best effort and bounded, that the stream completed.
 //
 // Each step is idempotent or recorded, so a restart anywhere resumes it.
@@ -145,6 +146,14 @@ func (j *consumerJob) failoverOnce(ctx context.Context) error {
 			return err
 		}
 	}
+	if j.rec.ReaderTenantID != 0 && !j.rec.FailoverLatest && j.c.cfg.Hooks.DropReader != nil {
+		// Before the activation, so that once the VC shows ready the
+		// read-only VC is gone (dropping is idempotent; a restart does it
+		// again).
+		if err := j.c.cfg.Hooks.DropReader(ctx, j.rec.ReaderTenantID); err != nil {
+			return err
+		}
+	}
 	old := *j.rec
 	if err := j.rec.Machine.Step(Event{Type: EvFailoverDone}); err != nil {
 		return err
@@ -171,9 +180,6 @@ func (j *consumerJob) failoverOnce(ctx context.Context) error {
 	// Activation is committed; what follows is clean-up that a restart
 	// also performs (Consumer.Start releases a finished job's protection).
 	_ = j.c.cfg.Engine.Unprotect(ctx, j.rec.PTSID)
-	if j.rec.ReaderTenantID != 0 && !j.rec.FailoverLatest && j.c.cfg.Hooks.DropReader != nil {
-		_ = j.c.cfg.Hooks.DropReader(ctx, j.rec.ReaderTenantID)
-	}
 	j.completeSource(true)
 	return nil
 }

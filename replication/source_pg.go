@@ -66,6 +66,14 @@ func pgError(err error) error {
 		}
 		return e
 	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		// The source could not be reached (or the TLS handshake failed):
+		// PostgreSQL's class 08 code for a client that cannot connect.
+		// pgconn's message names the host and user, never the password.
+		return pgerror.WithCandidateCode(errors.Wrap(err, "connecting to the replication source"),
+			pgcode.SQLclientUnableToEstablishSQLconnection)
+	}
 	return err
 }
 

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"math/big"
 	"os"
@@ -40,6 +41,8 @@ import (
 //	exec-sql [cluster=] [vc=] [as=] [password=]
 //	                                 run the input (several statements); print
 //	                                 each one's rows or tag, or the error
+//	wait-sql [cluster=] [vc=] [as=]  exec-sql, retried until its output is the
+//	                                 expected one (bounded)
 //	let $x [cluster=] [vc=] [as=]    run a query of one value and name it
 //	now $t [cluster=primary]         name the cluster's current HLC time
 //	wait-until-replicated-time [cluster=] [vc=] [ts=$t]
@@ -57,6 +60,11 @@ import (
 //	                     [from=$t] to=$t
 //	metrics [cluster=]               physical_replication_* samples of
 //	                                 /metrics (values: 0 or >0)
+//	producer-jobs [cluster=primary]  the producer's jobs: kind, VC, status
+//	logical-bytes [cluster=] [vc=] max=N
+//	                                 whether physical_replication_logical_bytes
+//	                                 of the VC is at most N (failback moves
+//	                                 only what changed)
 //	restart cluster=                 shut the node down and start it again on
 //	                                 its store (disk only)
 //
@@ -163,6 +171,21 @@ func (r *replHarness) run(t *testing.T, d *datadriven.TestData) string {
 		out := r.execSQL(ctx, t, r.arg(d, "cluster", "primary"), r.arg(d, "vc", "system"),
 			r.arg(d, "as", "root"), r.arg(d, "password", ""), r.expand(d.Input))
 		return scrubRepl(out)
+	case "wait-sql":
+		// Retried until its output is the expected one (bounded).
+		run := func() string {
+			return scrubRepl(r.execSQL(ctx, t, r.arg(d, "cluster", "primary"), r.arg(d, "vc", "system"),
+				r.arg(d, "as", "root"), r.arg(d, "password", ""), r.expand(d.Input)))
+		}
+		out := run()
+		if f := flag.Lookup("rewrite"); f != nil && f.Value.String() == "true" {
+			return out
+		}
+		for deadline := time.Now().Add(30 * time.Second); out != d.Expected && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+			out = run()
+		}
+		return out
 	case "let":
 		name := strings.TrimPrefix(d.CmdArgs[0].Key, "$")
 		v, err := r.queryValue(ctx, t, r.arg(d, "cluster", "primary"), r.arg(d, "vc", "system"), r.arg(d, "as", "root"), r.expand(d.Input))
@@ -204,6 +227,10 @@ func (r *replHarness) run(t *testing.T, d *datadriven.TestData) string {
 		return r.compareFingerprints(ctx, t, d)
 	case "metrics":
 		return r.metrics(t, r.arg(d, "cluster", "standby"))
+	case "producer-jobs":
+		return r.producerJobs(ctx, t, r.arg(d, "cluster", "primary"))
+	case "logical-bytes":
+		return r.logicalBytes(t, r.arg(d, "cluster", "standby"), r.arg(d, "vc", "main"), r.arg(d, "max", ""))
 	case "restart":
 		r.restart(t, r.arg(d, "cluster", ""))
 		return ""
@@ -255,6 +282,7 @@ func (r *replHarness) createClusters(t *testing.T, secure, disk bool) {
 		c.node = node
 		r.clusters[name] = c
 		r.vars[name+"_uri"] = r.sourceURI(t, c, "repl", "repl-pw")
+		r.vars[name+"_addr"] = node.SQLAddr().String()
 	}
 }
 
@@ -335,11 +363,27 @@ func replErr(err error) string {
 // statement, its rows (values separated by " | ", NULL as NULL) or its
 // tag; an error ends the script.
 func (r *replHarness) execSQL(ctx context.Context, t *testing.T, cluster, vc, user, password, script string) string {
+	out, terminated := r.execSQLOnce(ctx, t, cluster, vc, user, password, script)
+	if terminated {
+		// The cached connection belonged to a service stopped since (a
+		// failback stops main): a user would reconnect.
+		out, _ = r.execSQLOnce(ctx, t, cluster, vc, user, password, script)
+	}
+	return out
+}
+
+func (r *replHarness) execSQLOnce(ctx context.Context, t *testing.T, cluster, vc, user, password, script string) (string, bool) {
 	c, err := r.conn(ctx, t, cluster, vc, user, password)
 	if err != nil {
-		return replErr(err)
+		return replErr(err), false
 	}
 	results, err := c.Exec(ctx, script).ReadAll()
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "57P01" && len(results) == 0 {
+		_ = c.Close(ctx)
+		delete(r.conns, strings.Join([]string{cluster, vc, user}, "/"))
+		return "", true
+	}
 	var b strings.Builder
 	for _, res := range results {
 		if len(res.FieldDescriptions) > 0 {
@@ -364,7 +408,7 @@ func (r *replHarness) execSQL(ctx context.Context, t *testing.T, cluster, vc, us
 	if err != nil {
 		b.WriteString(replErr(err))
 	}
-	return b.String()
+	return b.String(), false
 }
 
 // queryValue runs a query returning one value.
@@ -476,7 +520,7 @@ func (r *replHarness) completeReplication(ctx context.Context, t *testing.T, d *
 	}
 	r.vars["failover"] = v
 	out := ""
-	if ts != "latest" && v != ts {
+	if hlcRE.MatchString(ts) && v != ts {
 		out = fmt.Sprintf("failover_time %s differs from the requested %s\n", v, ts)
 	}
 	if d.HasArg("nowait") {
@@ -568,4 +612,34 @@ func (r *replHarness) restart(t *testing.T, name string) {
 		c.node, err = StartNode(context.Background(), cfg)
 		return err
 	})
+}
+
+func (r *replHarness) producerJobs(ctx context.Context, t *testing.T, cluster string) string {
+	jobs, err := r.cluster(t, cluster).node.Host().Producer().Jobs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, j := range jobs {
+		fmt.Fprintf(&b, "%d %s %s %s\n", j.ID, j.Kind, j.TenantName, j.Status)
+	}
+	return b.String()
+}
+
+func (r *replHarness) logicalBytes(t *testing.T, cluster, vc, max string) string {
+	body := httpBody(t, "http://"+r.cluster(t, cluster).node.HTTPAddr().String()+"/metrics")
+	prefix := fmt.Sprintf("physical_replication_logical_bytes{tenant=%q} ", vc)
+	for _, l := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(l, prefix); ok {
+			var got, limit int64
+			if _, err := fmt.Sscan(v, &got); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := fmt.Sscan(max, &limit); err != nil {
+				t.Fatalf("logical-bytes needs max=N: %v", err)
+			}
+			return fmt.Sprintf("logical bytes > 0 and <= %d: %t\n", limit, got > 0 && got <= limit)
+		}
+	}
+	return "no physical_replication_logical_bytes sample for " + vc + "\n"
 }

@@ -47,8 +47,8 @@ type HostConfig struct {
 	ReaderReadOnlyAt func(rec *tenant.Record) func() kv.Timestamp
 
 	// OnDrop is called when DROP VIRTUAL CLUSTER has marked a VC dropping,
-	// before its data is cleared, after the Host's consumer cancelled the
-	// VC's consumer job (releasing its protections and telling its
+	// before its data is cleared (the Host's consumer cancelled the VC's
+	// consumer job before, releasing its protections and telling its
 	// source). Its error is logged (the drop stands). nil: nothing more.
 	OnDrop func(ctx context.Context, rec *tenant.Record) error
 
@@ -140,10 +140,9 @@ type Host struct {
 	closed atomic.Bool
 
 	// producer and consumer are the physical cluster's replication
-	// (replication.go); bg runs the work their hooks ask for.
+	// (replication.go).
 	producer *replication.Producer
 	consumer *replication.Consumer
-	bg       bgWork
 }
 
 // NewHost bootstraps the VC records and the system VC's catalog, starts the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -36,11 +35,10 @@ import (
 // used at the next reconnect and SHOW never prints a secret.
 //
 // The consumer calls back into the Host when a read-only VC becomes ready
-// (start its service) and after a failover to a past time (drop the
-// read-only VC). Those hooks run in the consumer's job goroutines, which
-// the Host may be waiting for while it holds h.mu (DROP VIRTUAL CLUSTER
-// cancels a job under it), so the Host never does that work in the hook:
-// it hands it to a goroutine of its own (h.bg), which takes h.mu.
+// (start its service) and during a failover to a past time (drop the
+// read-only VC). The hooks run in the consumer's job goroutines and take
+// h.mu; so the Host never waits for a job while it holds h.mu (DROP
+// VIRTUAL CLUSTER cancels a job before taking it).
 
 // Dialer opens a replication source from a (resolved) source URI; see
 // HostConfig.Dial.
@@ -75,20 +73,14 @@ func (h *Host) initReplication(ctx context.Context) error {
 		Dial:     h.dialSource,
 		Hooks: replication.ConsumerHooks{
 			CheckSourceVersion: func(src string) error { return checkSourceVersion(src, sysVersion) },
-			ReaderActivated: func(_ context.Context, id tenant.ID) {
-				h.goBackground(func(ctx context.Context) { h.startReaderService(ctx, id) })
-			},
-			DropReader: func(_ context.Context, id tenant.ID) error {
-				h.goBackground(func(ctx context.Context) { h.dropReader(ctx, id) })
-				return nil
-			},
+			ReaderActivated: h.startReaderService,
+			DropReader:      h.dropReader,
 		},
 	}
 	if f := h.cfg.Replication.Consumer; f != nil {
 		f(&ccfg)
 	}
 	h.consumer = replication.NewConsumer(ccfg)
-	h.bg.ctx, h.bg.cancel = context.WithCancel(context.Background())
 	return nil
 }
 
@@ -100,46 +92,15 @@ func (h *Host) startReplication(ctx context.Context) error {
 }
 
 // stopReplication stops the consumer's jobs (they resume at the next
-// start), the background work they asked for, and the producer's janitor.
-// Streams the producer serves belong to sessions, which the wire server
-// ended before.
+// start) and the producer's janitor. Streams the producer serves belong to
+// sessions, which the wire server ended before.
 func (h *Host) stopReplication() {
 	if h.consumer != nil {
 		h.consumer.Close()
 	}
-	if h.bg.cancel != nil {
-		h.bg.mu.Lock()
-		h.bg.closed = true
-		h.bg.mu.Unlock()
-		h.bg.cancel()
-		h.bg.wg.Wait()
-	}
 	if h.producer != nil {
 		h.producer.Close()
 	}
-}
-
-// bgWork is the Host's background work on behalf of replication hooks.
-type bgWork struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	closed bool
-}
-
-// goBackground runs fn in a goroutine the Host waits for at Close.
-func (h *Host) goBackground(fn func(ctx context.Context)) {
-	h.bg.mu.Lock()
-	defer h.bg.mu.Unlock()
-	if h.bg.closed {
-		return
-	}
-	h.bg.wg.Add(1)
-	go func() {
-		defer h.bg.wg.Done()
-		fn(h.bg.ctx)
-	}()
 }
 
 // Producer returns the physical cluster's replication producer.
@@ -336,13 +297,13 @@ func (h *Host) startReaderService(ctx context.Context, id tenant.ID) {
 	}
 }
 
-// dropReader stops and drops a read-only VC after a failover to a past
+// dropReader stops and drops a read-only VC during a failover to a past
 // time (CONTRACT §4); its own span is then cleared by the drop job.
-func (h *Host) dropReader(ctx context.Context, id tenant.ID) {
+func (h *Host) dropReader(ctx context.Context, id tenant.ID) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed.Load() {
-		return
+		return pgerror.Newf(pgcode.AdminShutdown, "the node is shutting down")
 	}
 	if svc := h.registry.Remove(id); svc != nil {
 		h.stopService(ctx, svc.(*Server))
@@ -360,14 +321,13 @@ func (h *Host) dropReader(ctx context.Context, id tenant.ID) {
 		return nil
 	})
 	if err != nil {
-		h.cfg.Logf("dropping the read-only virtual cluster %d: %v", id, err)
-		return
+		return err
 	}
 	if name != "" {
-		h.cfg.Logf("dropped the read-only virtual cluster %q (%d) after a failover to a past time", name, id)
+		h.cfg.Logf("dropped the read-only virtual cluster %q (%d) for a failover to a past time", name, id)
 	}
-	_ = h.refreshVirtualized(ctx, nil)
 	h.wakeDropJob()
+	return h.refreshVirtualized(ctx, nil)
 }
 
 // DefaultSourceConnectTimeout bounds a connection attempt to a replication

@@ -12,8 +12,10 @@ import (
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/sem/tree"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/types"
 	"github.com/cockroachdb/errors"
+	"github.com/vcdb/vcdb/kv"
 	"github.com/vcdb/vcdb/replication"
 	"github.com/vcdb/vcdb/sql/catalog"
+	"github.com/vcdb/vcdb/sql/sem"
 	"github.com/vcdb/vcdb/tenant"
 )
 
@@ -195,6 +197,35 @@ func (s *Session) execCreateFromReplication(ctx context.Context, h *Host, prep *
 	return &bufferedResult{tag: tag}, nil
 }
 
+// evalFailoverTime evaluates COMPLETE REPLICATION's TO SYSTEM TIME
+// expression like AS OF SYSTEM TIME (a timestamp, a decimal HLC, or an
+// interval from the statement's time) except that the future is allowed:
+// '+5m' waits in "replication pending failover" (CRDB-PCR-FACTS §3.1).
+func (s *Session) evalFailoverTime(ctx context.Context, e tree.Expr, args tree.Datums) (kv.Timestamp, error) {
+	now := s.srv.now()
+	ec := &sem.Context{
+		TxnTimestamp: now.GoTime(), StmtTimestamp: now.GoTime(), Location: s.data.location,
+		Placeholders: args, DateStyle: s.data.dateStyle, IntervalStyle: s.data.intervalStyle,
+	}
+	wall, logical, err := sem.EvalSystemTime(ctx, ec, e, now.WallTime, true /* allowFuture */)
+	if err != nil {
+		return kv.Timestamp{}, err
+	}
+	return kv.Timestamp{WallTime: wall, Logical: logical}, nil
+}
+
+// errBadFailoverTime re-codes an error of evaluating COMPLETE
+// REPLICATION's time: whatever the evaluator says (it speaks for AS OF
+// SYSTEM TIME), a time that is no time is a bad value, 22023 (CONTRACT §3,
+// "vcdb differs"), worded as CockroachDB's asof package words it.
+func errBadFailoverTime(err error) error {
+	if pgerror.GetPGCode(err) == pgcode.QueryCanceled {
+		return err
+	}
+	msg := strings.TrimPrefix(pgerror.Flatten(err).Message, "AS OF SYSTEM TIME: ")
+	return pgerror.New(pgcode.InvalidParameterValue, msg)
+}
+
 // failoverTimeColumns are COMPLETE REPLICATION's result columns.
 var failoverTimeColumns = []resultColumn{decimalCol("failover_time")}
 
@@ -246,8 +277,8 @@ func (s *Session) execAlterReplication(ctx context.Context, h *Host, prep *Prepa
 	case t.Cutover != nil:
 		target := replication.FailoverTarget{Latest: t.Cutover.Latest}
 		if !target.Latest {
-			if target.Time, err = s.evalSystemTime(ctx, t.Cutover.Timestamp, args); err != nil {
-				return nil, pgerror.WithCandidateCode(err, pgcode.InvalidParameterValue)
+			if target.Time, err = s.evalFailoverTime(ctx, t.Cutover.Timestamp, args); err != nil {
+				return nil, errBadFailoverTime(err)
 			}
 		}
 		ts, err := h.consumer.Complete(ctx, rec.Name, target)

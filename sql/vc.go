@@ -204,7 +204,21 @@ func (h *Host) renameVirtualCluster(ctx context.Context, spec vcSpec, newName st
 // dropVirtualCluster marks a VC dropping (freeing its name at once) and
 // clears its span: before returning with immediate, else in the
 // background drop job.
+//
+// A replicating VC's consumer job is cancelled first, before the record
+// says dropping (so that nothing is ingested into a span the drop job may
+// already clear) and outside h.mu (the job's hooks take h.mu, and Cancel
+// waits for the job). A replicating VC passes every check below (it never
+// serves), so the cancel is never in vain.
 func (h *Host) dropVirtualCluster(ctx context.Context, spec vcSpec, ifExists, immediate bool) error {
+	if rec, err := h.resolve(ctx, nil, spec); err == nil && rec.ConsumerJobID != 0 && h.consumer != nil {
+		// The job stops, releases its protection and tells the source
+		// (best effort) to end its producer job and release the source's
+		// protection.
+		if err := h.consumer.Cancel(ctx, rec.ID); err != nil {
+			return errors.Wrapf(err, "cancelling the replication of virtual cluster %q", rec.Name)
+		}
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var dropped *tenant.Record
@@ -236,14 +250,6 @@ func (h *Host) dropVirtualCluster(ctx context.Context, spec vcSpec, ifExists, im
 	})
 	if err != nil || dropped == nil {
 		return err
-	}
-	if dropped.ConsumerJobID != 0 && h.consumer != nil {
-		// A replicating VC: its consumer job stops, releases its
-		// protection and tells the source (best effort) to end its
-		// producer job and release the source's protection.
-		if err := h.consumer.Cancel(ctx, dropped.ID); err != nil {
-			h.cfg.Logf("cancelling the replication of virtual cluster %q (%d): %v", dropped.DroppedName, dropped.ID, err)
-		}
 	}
 	if h.cfg.OnDrop != nil {
 		if err := h.cfg.OnDrop(ctx, dropped); err != nil {

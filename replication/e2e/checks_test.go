@@ -21,7 +21,7 @@ func (e *env) workload(d *datadriven.TestData) (string, error) {
 	vc := e.arg(d, "vc", "main")
 	switch d.Cmd {
 	case "workload-init":
-		_, err := runCommand(e.ctx, e.bin, "workload", "init", "bank", c.url(vc),
+		_, err := runCommand(e.ctx, e.bin, "workload", "init", "bank", c.seedURL(vc),
 			"--rows="+e.arg(d, "rows", "1000"), "--payload-bytes="+e.arg(d, "payload", "100"))
 		if err != nil {
 			return "", err
@@ -31,7 +31,7 @@ func (e *env) workload(d *datadriven.TestData) (string, error) {
 		if w := e.workloads[c.name]; w != nil && !w.exited() {
 			return "", errors.Newf("a workload runs on %s already", c.name)
 		}
-		args := []string{"workload", "run", "bank", c.url(vc), "--tolerate-errors",
+		args := []string{"workload", "run", "bank", c.seedURL(vc), "--tolerate-errors",
 			"--concurrency=" + e.arg(d, "concurrency", "4"), "--display-every=5s"}
 		if r := e.arg(d, "max-rate", ""); r != "" {
 			args = append(args, "--max-rate="+r)
@@ -59,7 +59,7 @@ func (e *env) workload(d *datadriven.TestData) (string, error) {
 		}
 		return "ok", nil
 	case "workload-run":
-		args := []string{"workload", "run", "bank", c.url(vc), "--duration=" + e.arg(d, "duration", "1s"),
+		args := []string{"workload", "run", "bank", c.seedURL(vc), "--duration=" + e.arg(d, "duration", "1s"),
 			"--concurrency=" + e.arg(d, "concurrency", "2")}
 		if r := e.arg(d, "max-rate", ""); r != "" {
 			args = append(args, "--max-rate="+r)
@@ -80,7 +80,7 @@ func (e *env) workload(d *datadriven.TestData) (string, error) {
 			if i > 0 {
 				time.Sleep(300 * time.Millisecond)
 			}
-			args := []string{"workload", "check", "bank", c.url(vc)}
+			args := []string{"workload", "check", "bank", c.seedURL(vc)}
 			if asOf := e.arg(d, "as-of", ""); asOf != "" {
 				args = append(args, "--as-of="+asOf)
 			}
@@ -127,6 +127,29 @@ func (e *env) readerAdvances(d *datadriven.TestData) (string, error) {
 		}
 	}
 	return "", errors.New("main-readonly showed the same rows for 30s while the primary's workload ran")
+}
+
+// readerFrozen checks that main-readonly no longer changes after a
+// failover to the latest time, although the old primary still takes
+// writes.
+func (e *env) readerFrozen(d *datadriven.TestData) (string, error) {
+	c, err := e.cluster(d)
+	if err != nil {
+		return "", err
+	}
+	first, err := e.query(c, "main-readonly", bankRowsQuery)
+	if err != nil {
+		return "", err
+	}
+	time.Sleep(time.Second)
+	second, err := e.query(c, "main-readonly", bankRowsQuery)
+	if err != nil {
+		return "", err
+	}
+	if fmt.Sprint(first) != fmt.Sprint(second) {
+		return "main-readonly changed after the failover", nil
+	}
+	return "frozen", nil
 }
 
 func (e *env) compareFingerprints(d *datadriven.TestData) (string, error) {

@@ -339,6 +339,13 @@ func (c *cluster) url(vc string) string {
 		c.sqlPort, vc, q.Encode())
 }
 
+// seedURL is url(vc) written as the seed page writes the workload's URL,
+// with a literal '=' in options=-ccluster=NAME, which vcdb's own tools
+// accept (libpq does not).
+func (c *cluster) seedURL(vc string) string {
+	return strings.Replace(c.url(vc), "-ccluster%3D", "-ccluster=", 1)
+}
+
 func (c *cluster) sqlAddr() string { return fmt.Sprintf("127.0.0.1:%d", c.sqlPort) }
 
 // metrics returns the values of a metric on /metrics by tenant label.

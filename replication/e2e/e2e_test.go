@@ -68,6 +68,8 @@ import (
 //	                                balances and none negative)
 //	reader-advances cluster=        main-readonly's rows change while the
 //	                                primary's workload runs
+//	reader-frozen cluster=          main-readonly's rows stay the same for
+//	                                a second (after a failover)
 //	compare-fingerprints to= [from=]
 //	                                SHOW EXPERIMENTAL_FINGERPRINTS FROM
 //	                                VIRTUAL CLUSTER main [WITH START
@@ -257,6 +259,8 @@ func (e *env) run(d *datadriven.TestData) (string, error) {
 		return e.workload(d)
 	case "reader-advances":
 		return e.readerAdvances(d)
+	case "reader-frozen":
+		return e.readerFrozen(d)
 	case "compare-fingerprints":
 		return e.compareFingerprints(d)
 	case "compare-rows":
