@@ -73,8 +73,8 @@ func (h *Host) initReplication(ctx context.Context) error {
 		Dial:     h.dialSource,
 		Hooks: replication.ConsumerHooks{
 			CheckSourceVersion: func(src string) error { return checkSourceVersion(src, sysVersion) },
-			ReaderActivated: h.startReaderService,
-			DropReader:      h.dropReader,
+			ReaderActivated:    h.startReaderService,
+			DropReader:         h.dropReader,
 		},
 	}
 	if f := h.cfg.Replication.Consumer; f != nil {
