@@ -6,7 +6,8 @@
 // `vcdb workload` and every SQL step taken by psql running the operator
 // scripts of testdata/scripts (setup-primary.sql, setup-standby.sql,
 // failover-latest.sql, failover-time.sql, wait-for-state.sql,
-// start-service.sql, stop-service.sql, failback.sql). The tests drive the system only the way an
+// start-service.sql, stop-service.sql, failback.sql,
+// failback-complete.sql). The tests drive the system only the way an
 // operator following the seed page would; they never import the packages
 // under test.
 //

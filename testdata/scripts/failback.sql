@@ -23,8 +23,6 @@ ALTER VIRTUAL CLUSTER main STOP SERVICE;
 ALTER VIRTUAL CLUSTER main START REPLICATION OF main ON :'source_uri';
 
 -- main: replicating, none. To finish the failback: stop writes on the
--- standby (stop-service.sql there); once replicated_time here has passed
--- the moment that returned (SHOW VIRTUAL CLUSTER main WITH REPLICATION
--- STATUS), run failover-latest.sql, wait-for-state.sql and
--- start-service.sql here.
+-- standby (stop-service.sql there), then run failback-complete.sql,
+-- wait-for-state.sql and start-service.sql here.
 SHOW VIRTUAL CLUSTERS;

@@ -1,7 +1,7 @@
 -- wait-for-state.sql (psql only): wait until virtual cluster main shows
 -- a data_state (SHOW VIRTUAL CLUSTERS), polling ten times a second. Run it
--- in the system virtual cluster after failover-latest.sql or
--- failover-time.sql, before start-service.sql.
+-- in the system virtual cluster after failover-latest.sql,
+-- failover-time.sql or failback-complete.sql, before start-service.sql.
 --
 -- psql variables (optional): wait_state, the state to wait for (default
 -- ready; replicating after setup-standby.sql or failback.sql);

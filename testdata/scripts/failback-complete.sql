@@ -1,0 +1,17 @@
+-- failback-complete.sql: finish a failback. Run it in the ORIGINAL
+-- PRIMARY's system virtual cluster once the promoted standby has stopped
+-- serving main (stop-service.sql there), then wait-for-state.sql and
+-- start-service.sql:
+--
+--   psql "$PRIMARY_SYSTEM_URL" -v ON_ERROR_STOP=1 \
+--     -f failback-complete.sql -f wait-for-state.sql -f start-service.sql
+--
+-- No variables: `vcdb sql -f failback-complete.sql` works too.
+--
+-- TO LATEST would take the replicated time at this moment, which may trail
+-- the standby's last writes by the replication lag. A time one second
+-- from now is after every write the standby made before it stopped
+-- serving, even with the clocks of the two clusters some way apart: the
+-- failover waits ("replication pending failover") until the stream has
+-- reached it, so no committed write is left behind.
+ALTER VIRTUAL CLUSTER main COMPLETE REPLICATION TO SYSTEM TIME '+1s';
