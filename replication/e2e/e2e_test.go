@@ -43,8 +43,10 @@ import (
 //	                                --ca-cert <cluster's ca.crt> --inline
 //	sql cluster= [vc=]              psql with the input on stdin; rows,
 //	                                or the error with its SQLSTATE
-//	vcdb-sql cluster= [vc=] [url=$v] [let=$v]
-//	                                vcdb sql (root's URL, or url=) with
+//	vcdb-sql cluster= [vc=] [url=] [certs-dir] [let=$v]
+//	                                vcdb sql (root's URL, or url= with
+//	                                {primary}/{standby} for the addresses;
+//	                                certs-dir adds --certs-dir) with
 //	                                the input's lines: `-f FILE` (of
 //	                                testdata/scripts) or statements for -e;
 //	                                output and errors
@@ -454,9 +456,14 @@ func (e *env) runVcdbSQL(d *datadriven.TestData) (string, error) {
 	}
 	u := c.url(e.arg(d, "vc", "system"))
 	if v := e.arg(d, "url", ""); v != "" {
-		u = v
+		u = e.expandAddrs(v)
 	}
 	args := []string{"sql", "--url=" + u}
+	if d.HasArg("certs-dir") {
+		// The seed page's form: a URL without certificates, and
+		// --certs-dir.
+		args = append(args, "--certs-dir="+c.certs.dir)
+	}
 	var stmts []string
 	for _, line := range strings.Split(strings.TrimSpace(d.Input), "\n") {
 		if f, ok := strings.CutPrefix(line, "-f "); ok {
@@ -477,6 +484,15 @@ func (e *env) runVcdbSQL(d *datadriven.TestData) (string, error) {
 		return "", err
 	}
 	return e.scrub(out), nil
+}
+
+// expandAddrs replaces {primary} and {standby} with the clusters' SQL
+// addresses.
+func (e *env) expandAddrs(s string) string {
+	for n, c := range e.clusters {
+		s = strings.ReplaceAll(s, "{"+n+"}", c.sqlAddr())
+	}
+	return e.expand(s)
 }
 
 // letHLC records the first HLC decimal of out as let='s variable.
