@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,6 +17,7 @@ import (
 	"github.com/cockroachdb/errors"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/vcdb/vcdb/certs"
+	"github.com/vcdb/vcdb/kv"
 	"github.com/vcdb/vcdb/replication"
 	"github.com/vcdb/vcdb/sql"
 )
@@ -161,6 +161,9 @@ func scrubRepl(s string) string {
 }
 
 func (r *replHarness) run(t *testing.T, d *datadriven.TestData) string {
+	if os.Getenv("REPL_TRACE") != "" {
+		defer func(start time.Time) { t.Logf("%s %s: %s", d.Pos, d.Cmd, time.Since(start)) }(time.Now())
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	switch d.Cmd {
@@ -252,7 +255,7 @@ func (r *replHarness) createClusters(t *testing.T, secure, disk bool) {
 		c.cfg = NodeConfig{
 			InMemory: !disk, StoreDir: filepath.Join(root, name, "store"),
 			ListenAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Insecure: !secure,
-			Init: sql.InitVirtualized, Logf: func(string, ...interface{}) {},
+			Init: sql.InitVirtualized, Logf: r.logf,
 			Replication: replTestKnobs(), DrainTimeout: 2 * time.Second,
 		}
 		if name == "standby" {
@@ -454,35 +457,30 @@ func succeedsSoon(t *testing.T, fn func() error) {
 	t.Fatalf("condition not met within 30s: %v", err)
 }
 
-// hlcWallMicros returns the wall time of a decimal HLC, in microseconds.
-func hlcWallMicros(t *testing.T, hlc string) int64 {
-	whole, _, _ := strings.Cut(hlc, ".")
-	n, ok := new(big.Int).SetString(whole, 10)
-	if !ok {
-		t.Fatalf("bad HLC %q", hlc)
-	}
-	return n.Int64() / 1000
-}
 
-// waitReplicated waits until the displayed replicated time (truncated to
-// µs) is past ts's wall time, so that the real one is at or above ts.
+// waitReplicated waits until the standby's persisted replicated time is
+// at or above ts. SHOW truncates the time to microseconds, which cannot
+// show the logical part that separates two times of the same wall time (a
+// restarted primary's clock starts ahead of the wall clock and counts in
+// logical ticks until the wall clock catches up), so this asks the
+// consumer the Status behind SHOW.
 func (r *replHarness) waitReplicated(ctx context.Context, t *testing.T, cluster, vc, ts string) {
-	want := hlcWallMicros(t, ts)
-	q := fmt.Sprintf("SELECT (extract(epoch FROM replicated_time) * 1000000)::INT8 FROM [SHOW VIRTUAL CLUSTER %q WITH REPLICATION STATUS]", vc)
+	want, err := kv.ParseTimestamp(ts)
+	if err != nil {
+		t.Fatalf("bad time %q: %v", ts, err)
+	}
+	h := r.cluster(t, cluster).node.Host()
 	succeedsSoon(t, func() error {
-		v, err := r.queryValue(ctx, t, cluster, "system", "root", q)
+		rec, err := h.Store().GetByName(ctx, nil, vc)
 		if err != nil {
 			return err
 		}
-		if v == "" {
-			return errors.New("no replicated time yet")
-		}
-		var got int64
-		if _, err := fmt.Sscan(v, &got); err != nil {
+		st, err := h.Consumer().Status(ctx, rec.ID)
+		if err != nil {
 			return err
 		}
-		if got <= want {
-			return errors.Newf("replicated time %d µs, want > %d µs", got, want)
+		if st == nil || st.ReplicatedTime.Less(want) {
+			return errors.Newf("replicated time %v, want %s", st, want)
 		}
 		return nil
 	})
@@ -642,4 +640,11 @@ func (r *replHarness) logicalBytes(t *testing.T, cluster, vc, max string) string
 		}
 	}
 	return "no physical_replication_logical_bytes sample for " + vc + "\n"
+}
+
+// logf is the nodes' log: shown with REPL_TRACE set.
+func (r *replHarness) logf(format string, args ...interface{}) {
+	if os.Getenv("REPL_TRACE") != "" {
+		r.t.Logf(format, args...)
+	}
 }
