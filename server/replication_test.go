@@ -457,7 +457,6 @@ func succeedsSoon(t *testing.T, fn func() error) {
 	t.Fatalf("condition not met within 30s: %v", err)
 }
 
-
 // waitReplicated waits until the standby's persisted replicated time is
 // at or above ts. SHOW truncates the time to microseconds, which cannot
 // show the logical part that separates two times of the same wall time (a
