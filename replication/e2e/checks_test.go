@@ -129,6 +129,51 @@ func (e *env) readerAdvances(d *datadriven.TestData) (string, error) {
 	return "", errors.New("main-readonly showed the same rows for 30s while the primary's workload ran")
 }
 
+// readerLatency writes a row on the primary's main and measures how soon
+// main-readonly shows it (the replication lag plus how far the read-only
+// view trails the replicated time, at most 1 s by the contract), a few
+// times. psql's start-up (tens of milliseconds) is part of each
+// measurement.
+func (e *env) readerLatency(d *datadriven.TestData) (string, error) {
+	primary, standby := e.clusters["primary"], e.clusters["standby"]
+	n, err := strconv.Atoi(e.arg(d, "samples", "5"))
+	if err != nil {
+		return "", err
+	}
+	if _, err := e.query(primary, "main", "CREATE TABLE IF NOT EXISTS defaultdb.marker (k INT PRIMARY KEY, at STRING)"); err != nil {
+		return "", err
+	}
+	var worst time.Duration
+	var seen []string
+	for i := 0; i < n; i++ {
+		start := time.Now()
+		if _, err := e.query(primary, "main", fmt.Sprintf("INSERT INTO defaultdb.marker VALUES (%d, now()::STRING)", i)); err != nil {
+			return "", err
+		}
+		committed := time.Now()
+		for {
+			rows, err := e.query(standby, "main-readonly", fmt.Sprintf("SELECT k FROM defaultdb.marker WHERE k = %d", i))
+			if err == nil && len(rows) == 1 {
+				break
+			}
+			if time.Since(start) > 30*time.Second {
+				return "", errors.Newf("row %d not on main-readonly after 30s (last error %v)", i, err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		took := time.Since(committed)
+		seen = append(seen, took.Round(time.Millisecond).String())
+		if took > worst {
+			worst = took
+		}
+	}
+	e.t.Logf("commit on the primary to visible on main-readonly (psql round trips included): %s", strings.Join(seen, ", "))
+	if worst > 2*time.Second {
+		return fmt.Sprintf("a row took %s to show on main-readonly", worst.Round(time.Millisecond)), nil
+	}
+	return "every row showed on main-readonly within 2s", nil
+}
+
 // readerFrozen checks that main-readonly no longer changes after a
 // failover to the latest time, although the old primary still takes
 // writes.

@@ -70,6 +70,8 @@ import (
 //	                                balances and none negative)
 //	reader-advances cluster=        main-readonly's rows change while the
 //	                                primary's workload runs
+//	reader-latency [samples=N]      rows written on the primary's main show
+//	                                on main-readonly within 2 s
 //	reader-frozen cluster=          main-readonly's rows stay the same for
 //	                                a second (after a failover)
 //	compare-fingerprints to= [from=]
@@ -263,6 +265,8 @@ func (e *env) run(d *datadriven.TestData) (string, error) {
 		return e.readerAdvances(d)
 	case "reader-frozen":
 		return e.readerFrozen(d)
+	case "reader-latency":
+		return e.readerLatency(d)
 	case "compare-fingerprints":
 		return e.compareFingerprints(d)
 	case "compare-rows":
