@@ -168,10 +168,10 @@ func (e *env) readerLatency(d *datadriven.TestData) (string, error) {
 		}
 	}
 	e.t.Logf("commit on the primary to visible on main-readonly (psql round trips included): %s", strings.Join(seen, ", "))
-	if worst > 2*time.Second {
+	if worst > 3*time.Second {
 		return fmt.Sprintf("a row took %s to show on main-readonly", worst.Round(time.Millisecond)), nil
 	}
-	return "every row showed on main-readonly within 2s", nil
+	return "every row showed on main-readonly within 3s", nil
 }
 
 // readerFrozen checks that main-readonly no longer changes after a

@@ -71,7 +71,7 @@ import (
 //	reader-advances cluster=        main-readonly's rows change while the
 //	                                primary's workload runs
 //	reader-latency [samples=N]      rows written on the primary's main show
-//	                                on main-readonly within 2 s
+//	                                on main-readonly within 3 s
 //	reader-frozen cluster=          main-readonly's rows stay the same for
 //	                                a second (after a failover)
 //	compare-fingerprints to= [from=]
