@@ -315,7 +315,7 @@ func (r *replHarness) cluster(t *testing.T, name string) *replCluster {
 
 // conn returns a cached connection of user to vc of cluster.
 func (r *replHarness) conn(ctx context.Context, t *testing.T, cluster, vc, user, password string) (*pgconn.PgConn, error) {
-	key := strings.Join([]string{cluster, vc, user}, "/")
+	key := connKey(cluster, vc, user, password)
 	if c := r.conns[key]; c != nil && !c.IsClosed() {
 		return c, nil
 	}
@@ -346,6 +346,10 @@ func (r *replHarness) conn(ctx context.Context, t *testing.T, cluster, vc, user,
 	}
 	r.conns[key] = c
 	return c, nil
+}
+
+func connKey(cluster, vc, user, password string) string {
+	return strings.Join([]string{cluster, vc, user, password}, "/")
 }
 
 func portOf(addr string) string { return addr[strings.LastIndexByte(addr, ':')+1:] }
@@ -384,7 +388,7 @@ func (r *replHarness) execSQLOnce(ctx context.Context, t *testing.T, cluster, vc
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "57P01" && len(results) == 0 {
 		_ = c.Close(ctx)
-		delete(r.conns, strings.Join([]string{cluster, vc, user}, "/"))
+		delete(r.conns, connKey(cluster, vc, user, password))
 		return "", true
 	}
 	var b strings.Builder
