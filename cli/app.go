@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 )
@@ -13,6 +14,10 @@ import (
 // exit status.
 func Main(args []string) int {
 	app := newApp(os.Stdout, os.Stderr)
+	if err := checkCommand(app, args); err != nil {
+		fmt.Fprintf(os.Stderr, "ERROR: %v\n", err)
+		return 1
+	}
 	if err := app.Run(reorderArgs(app, args)); err != nil {
 		fmt.Fprintf(os.Stderr, "ERROR: %v\n", err)
 		return 1
@@ -52,6 +57,24 @@ func commands() []*cli.Command {
 }
 
 func init() { register(versionCommand) }
+
+// checkCommand refuses an unknown top-level command with the list of known
+// ones. urfave/cli would answer "No help topic for 'x'", which reads as if
+// the user had asked for help.
+func checkCommand(app *cli.App, args []string) error {
+	if len(args) < 2 || strings.HasPrefix(args[1], "-") {
+		return nil
+	}
+	name := args[1]
+	if name == "help" || name == "h" || findCommand(app.Commands, name) != nil {
+		return nil
+	}
+	names := make([]string, 0, len(app.Commands))
+	for _, c := range app.Commands {
+		names = append(names, c.Name)
+	}
+	return fmt.Errorf("unknown command %q; commands: %s (see vcdb help)", name, strings.Join(names, ", "))
+}
 
 func versionCommand() *cli.Command {
 	return &cli.Command{

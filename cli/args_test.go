@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"io"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/urfave/cli/v2"
@@ -78,5 +80,18 @@ func TestUnknownFlagAfterArgumentFails(t *testing.T) {
 	app.ExitErrHandler = func(*cli.Context, error) {}
 	if err := app.Run(reorderArgs(app, []string{"vcdb", "encode-uri", "host", "--bogus"})); err == nil {
 		t.Fatal("expected an error for an unknown flag after a positional argument")
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	app := newApp(io.Discard, io.Discard)
+	err := checkCommand(app, []string{"vcdb", "nosuch"})
+	if err == nil || !strings.Contains(err.Error(), `unknown command "nosuch"`) || !strings.Contains(err.Error(), "start-single-node") {
+		t.Fatalf("checkCommand(nosuch) = %v; want an unknown-command error listing the commands", err)
+	}
+	for _, ok := range [][]string{{"vcdb"}, {"vcdb", "version"}, {"vcdb", "help"}, {"vcdb", "--help"}} {
+		if err := checkCommand(app, ok); err != nil {
+			t.Errorf("checkCommand(%q) = %v", ok, err)
+		}
 	}
 }
