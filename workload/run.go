@@ -158,9 +158,16 @@ loop:
 			repErr = errors.CombineErrors(repErr, rep.tick(time.Now(), r.hists.tick(), r.errCount.Load()))
 		case <-rampDone:
 			// The ramp's last partial interval is shown, then the measured
-			// part starts from zero.
-			repErr = errors.CombineErrors(repErr, rep.tick(time.Now(), r.hists.tick(), r.errCount.Load()))
-			rep.endRamp(time.Now(), r.errCount.Load())
+			// part starts from zero. When the ramp ends right after a
+			// regular line (the ramp is a multiple of --display-every), the
+			// partial interval is a sliver that would print a misleading
+			// line of almost no operations: its few ramp operations, which
+			// the summary leaves out anyway, are dropped instead.
+			now := time.Now()
+			if windows := r.hists.tick(); now.Sub(rep.lastTick) >= opts.DisplayEvery/10 {
+				repErr = errors.CombineErrors(repErr, rep.tick(now, windows, r.errCount.Load()))
+			}
+			rep.endRamp(now, r.errCount.Load())
 			ticker.Reset(opts.DisplayEvery)
 			startDuration()
 		case <-end:
