@@ -116,6 +116,15 @@
 // does the post-failover retention job, so that failback within the window
 // needs no full copy.
 //
+// # Hooks
+//
+// ConsumerHooks.ReaderActivated (a read-only VC became ready/shared: start
+// its service) and DropReader (a failover to a past time, called before
+// the activation so that the promoted VC never shows ready beside its
+// reader) run synchronously in the job goroutine; whoever implements them
+// must not wait, while they run, for anything that waits for the job (the
+// SQL layer never holds its Host lock while it waits for a job).
+//
 // # Goroutines
 //
 // Producer.Start runs a janitor (expiry), stopped by Producer.Close.
@@ -136,7 +145,8 @@
 //
 // Standby side: NewConsumer(ConsumerConfig{Dial: ...}), Consumer.{Start,
 // Close, Create, StartFailback, Pause, Resume, Complete, SetRetention,
-// Cancel, Status, ReplicatedTime, ReaderTimestamp, Metrics, WaitForJob};
+// AddReader, Cancel, Status, ReplicatedTime, ReaderTimestamp, Metrics,
+// WaitForJob};
 // Fingerprint for SHOW EXPERIMENTAL_FINGERPRINTS; RedactURI. Dial returns
 // NewPGSource(config) for a URI. Errors carry SQLSTATEs (55000 wrong state,
 // 22023 bad value, 42704 unknown, 42710 duplicate) with CockroachDB's

@@ -36,7 +36,12 @@
 //     Parse/Bind/Describe/Execute/Close/Sync/Flush (extended.go). After
 //     an error in an extended-protocol message everything up to Sync is
 //     skipped. Output is buffered and written once per Sync, Flush or
-//     Query (or when a large result fills the buffer).
+//     Query (or when a large result fills the buffer), except for a
+//     Result implementing sql.RowFlusher (crdb_internal.stream_partition,
+//     a replication stream): each of its rows is flushed as soon as it is
+//     produced, since its latency is the standby's replication lag, and a
+//     large one-column BYTES row (a frame) goes out with writev straight
+//     from the value (result.go).
 //  4. End: Terminate, a client hang-up (the read loop cancels the
 //     connection's context at once, which stops the running statement), a
 //     malformed or oversized message (FATAL 08P01 to this connection only),
@@ -127,9 +132,19 @@
 // Server.WriteMetrics writes sql_conns (open), sql_new_conns (sessions
 // started), sql_conn_failures and sql_auth_failures, each per virtual
 // cluster with a tenant="NAME" label; failures before routing are not
-// labelled (a client could otherwise create labels). Other parts (the
-// replication layer) register their own sources with
-// Node.Metrics().Register.
+// labelled (a client could otherwise create labels). Other parts register
+// their own sources with Node.Metrics().Register: the node registers
+// sql.Host.WriteReplicationMetrics, the standby's physical_replication_*
+// metrics per replicating VC (CONTRACT §7).
+//
+// # Replication
+//
+// The node gives its sql.Host the replication dialer, sql.PGDialer with
+// certs.ParseURI (sslinline, TLS, options=-ccluster=system as `vcdb sql`
+// parses them): a standby's consumer reaches a primary through that
+// primary's wire server like any client, as a user holding
+// REPLICATIONSOURCE. NodeConfig.Replication tunes the producer and
+// consumer (tests).
 //
 // # Goroutines
 //
@@ -156,5 +171,10 @@
 // with certificates made by `vcdb cert`, with psql, pgx and the shared
 // URI parser; node_test.go stops and starts a VC's service under open
 // connections; fuzz_test.go fuzzes the message reader and whole
-// connections (seeds in testdata/fuzz).
+// connections (seeds in testdata/fuzz). replication_test.go runs
+// testdata/server/replication: two in-process nodes on loopback (insecure
+// or TLS with each cluster's own CA) replicating through their wire
+// servers, driven by SQL in STYLE.md's replication vocabulary;
+// replication_bench_test.go measures lag under kv95, failover, the
+// initial scan and the primary's overhead through the same path.
 package server

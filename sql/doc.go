@@ -28,7 +28,25 @@
 // settings.go the cluster settings and their per-VC overrides; extconn.go
 // the external connections; host_drop.go the job that clears dropped VCs.
 // Users, roles and grants are users.go and grants.go; authz.go lists what
-// every statement requires. A non-virtualized cluster is a Host with only
+// every statement requires.
+//
+// # Physical cluster replication
+//
+// The Host owns the physical cluster's replication.Producer and
+// replication.Consumer (replication.go: their life, the dialer with
+// external connections, the version rule, the read-only VCs' timestamps and
+// services). replication_builtins.go serves the stream protocol's
+// crdb_internal builtins to a standby (stream_partition's rows flushed one
+// by one: RowFlusher in api.go); replication_stmt.go runs CREATE ... FROM
+// REPLICATION and the replication forms of ALTER VIRTUAL CLUSTER;
+// replication_metrics.go renders the physical_replication_* metrics. A
+// read-only VC (<name>-readonly) is a Server over the replicating VC's
+// span with Config.ReadOnlyAt reading, for every transaction, the durable
+// replicated time from the consumer's memory (frozen at the failover time
+// once promoted), so it trails replicated_time by nothing; its users are
+// the primary VC's. The consumer's hooks (a reader activated, a reader to
+// drop) run in its job goroutines and take Host.mu, so the Host never
+// waits for a job while holding it (DROP cancels a job first). A non-virtualized cluster is a Host with only
 // the system VC, which then serves user data and any user may log in to.
 //
 // Statements that manage VCs run only in the system VC (42501 elsewhere),
