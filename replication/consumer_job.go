@@ -192,6 +192,11 @@ func (j *consumerJob) handle(ctx context.Context, r ctrlReq) {
 		extra = j.createReaderRecord
 	} else {
 		resp.err = j.rec.Machine.Step(r.ev)
+		if resp.err != nil && old.Machine.Status == StatusFailingOver {
+			// CockroachDB's words, with the job the machine does not know.
+			resp.err = pgerror.Newf(pgcode.ObjectNotInPrerequisiteState,
+				"job %d already started cutting over to timestamp %s", j.id, old.Machine.FailoverTime)
+		}
 		if resp.err == nil && r.ev.Type == EvFailover {
 			j.rec.FailoverLatest = r.ev.Latest
 			resp.ts = j.rec.Machine.FailoverTime

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 
+	"github.com/cockroachdb/errors"
 	"github.com/vcdb/vcdb/kv"
 	"github.com/vcdb/vcdb/tenant"
 )
@@ -91,11 +92,45 @@ func (j *consumerJob) revertSpan(ctx context.Context, to kv.Timestamp) error {
 	return writeProgress(ctx, eng, j.rec.ID, &prog)
 }
 
+// revertServing runs revertSpan in a goroutine of its own while the job
+// goroutine keeps answering user requests: a revert of a large span takes
+// a while, and COMPLETE (refused: the time can no longer change), PAUSE or
+// DROP must get their answer meanwhile rather than wait for it. A request
+// that changes what the job does (a cancel) stops the revert, which a
+// later run resumes from its recorded progress.
+func (j *consumerJob) revertServing(ctx context.Context, to kv.Timestamp) error {
+	want := j.rec.Machine.Next().Kind
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- j.revertSpan(rctx, to) }()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case r := <-j.ctrl:
+			j.handle(ctx, r)
+			if j.rec.Machine.Next().Kind != want {
+				cancel()
+				<-done
+				return errRevertInterrupted
+			}
+		case <-ctx.Done():
+			cancel()
+			<-done
+			return ctx.Err()
+		}
+	}
+}
+
+// errRevertInterrupted ends a revert that a user request made pointless.
+var errRevertInterrupted = errors.New("replication: revert interrupted")
+
 // revertFirst is a failback job's first step: revert the original
 // primary's span to the divergence time, then stream from it.
 func (j *consumerJob) revertFirst(ctx context.Context) {
-	if err := j.revertSpan(ctx, j.rec.Machine.RevertFirst); err != nil {
-		if ctx.Err() == nil {
+	if err := j.revertServing(ctx, j.rec.Machine.RevertFirst); err != nil {
+		if ctx.Err() == nil && !errors.Is(err, errRevertInterrupted) {
 			j.stepAndPersist(ctx, Event{Type: EvStreamError, Err: err})
 		}
 		return
@@ -117,7 +152,8 @@ func (j *consumerJob) revertFirst(ctx context.Context) {
 func (j *consumerJob) failover(ctx context.Context) {
 	for attempt := 1; ctx.Err() == nil; attempt++ {
 		err := j.failoverOnce(ctx)
-		if err == nil {
+		if err == nil || j.rec.Machine.Status != StatusFailingOver {
+			// Done, or a user request (a cancel) ended the failover.
 			return
 		}
 		j.rec.Machine.LastError = err.Error()
@@ -133,7 +169,7 @@ func (j *consumerJob) failover(ctx context.Context) {
 
 func (j *consumerJob) failoverOnce(ctx context.Context) error {
 	t := j.rec.Machine.FailoverTime
-	if err := j.revertSpan(ctx, t); err != nil {
+	if err := j.revertServing(ctx, t); err != nil {
 		return err
 	}
 	if j.rec.RetentionJobID == 0 && j.c.cfg.Producer != nil {

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -60,6 +61,9 @@ import (
 //	                     [from=$t] to=$t
 //	metrics [cluster=]               physical_replication_* samples of
 //	                                 /metrics (values: 0 or >0)
+//	hold-revert | release-revert     hold failover reverts after their first
+//	                                 chunk of 10 keys (to observe "replication
+//	                                 failing over"), and let them go
 //	producer-jobs [cluster=primary]  the producer's jobs: kind, VC, status
 //	logical-bytes [cluster=] [vc=] max=N
 //	                                 whether physical_replication_logical_bytes
@@ -81,12 +85,25 @@ func TestReplicationDataDriven(t *testing.T) {
 
 // replTestKnobs make the test clusters react in milliseconds: heartbeats
 // (which move the retained time) every 20 ms, quick retries.
-func replTestKnobs() sql.ReplicationKnobs {
+// Reverts go in chunks of 10 keys, and each chunk waits while the
+// harness holds its revert gate (hold-revert), so that a failover can be
+// observed in "replication failing over".
+func (r *replHarness) replTestKnobs() sql.ReplicationKnobs {
 	return sql.ReplicationKnobs{
 		Consumer: func(c *replication.ConsumerConfig) {
 			c.HeartbeatInterval = 20 * time.Millisecond
 			c.Retry = replication.RetryPolicy{MaxRetries: 8, InitialBackoff: 5 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}
 			c.SourceCompleteTimeout = 2 * time.Second
+			c.RevertChunkKeys = 10
+			c.Knobs.AfterRevertChunk = func(int) error {
+				r.gateMu.Lock()
+				gate := r.revertGate
+				r.gateMu.Unlock()
+				if gate != nil {
+					<-gate
+				}
+				return nil
+			}
 		},
 	}
 }
@@ -105,9 +122,24 @@ type replHarness struct {
 	root     string
 	vars     map[string]string
 	conns    map[string]*pgconn.PgConn
+
+	// revertGate, while non-nil, holds failover reverts after their first
+	// chunk until it is closed.
+	gateMu     sync.Mutex
+	revertGate chan struct{}
+}
+
+func (r *replHarness) releaseRevert() {
+	r.gateMu.Lock()
+	defer r.gateMu.Unlock()
+	if r.revertGate != nil {
+		close(r.revertGate)
+		r.revertGate = nil
+	}
 }
 
 func (r *replHarness) close() {
+	r.releaseRevert()
 	for _, c := range r.conns {
 		_ = c.Close(context.Background())
 	}
@@ -230,6 +262,14 @@ func (r *replHarness) run(t *testing.T, d *datadriven.TestData) string {
 		return r.compareFingerprints(ctx, t, d)
 	case "metrics":
 		return r.metrics(t, r.arg(d, "cluster", "standby"))
+	case "hold-revert":
+		r.gateMu.Lock()
+		r.revertGate = make(chan struct{})
+		r.gateMu.Unlock()
+		return ""
+	case "release-revert":
+		r.releaseRevert()
+		return ""
 	case "producer-jobs":
 		return r.producerJobs(ctx, t, r.arg(d, "cluster", "primary"))
 	case "logical-bytes":
@@ -256,7 +296,7 @@ func (r *replHarness) createClusters(t *testing.T, secure, disk bool) {
 			InMemory: !disk, StoreDir: filepath.Join(root, name, "store"),
 			ListenAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Insecure: !secure,
 			Init: sql.InitVirtualized, Logf: r.logf,
-			Replication: replTestKnobs(), DrainTimeout: 2 * time.Second,
+			Replication: r.replTestKnobs(), DrainTimeout: 2 * time.Second,
 		}
 		if name == "standby" {
 			c.cfg.Init = sql.InitVirtualizedEmpty
