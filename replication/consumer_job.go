@@ -241,9 +241,10 @@ func (j *consumerJob) cleanupCancelled(ctx context.Context) {
 }
 
 // completeSource tells the source, best effort and bounded in time, that
-// the stream is over.
+// the stream is over. Consumer.Close cuts it short: an unreachable source
+// must not hold up a node's shutdown.
 func (j *consumerJob) completeSource(successful bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), j.c.cfg.SourceCompleteTimeout)
+	ctx, cancel := context.WithTimeout(j.c.ctx, j.c.cfg.SourceCompleteTimeout)
 	defer cancel()
 	src, err := j.c.cfg.Dial(ctx, j.rec.SourceURI)
 	if err != nil {
