@@ -74,7 +74,9 @@ func runWriters(b *testing.B, e *Engine, n int, d time.Duration, seed int64) flo
 // subscriber received every millisecond. It reports the lag's p50, p99 and
 // max with commit-driven checkpoints (the default) and, on a second store
 // in alternating phases of the same run, with the idle tick alone
-// (CheckpointSpacing < 0, "tick-"). "floor-" is the age of the oldest
+// (CheckpointSpacing < 0, "tick-") and with every commit marking only
+// itself applied rather than every commit queued before it too ("own-",
+// the engine before completion in WAL order, commit.go). "floor-" is the age of the oldest
 // in-flight commit at the same instants: no checkpoint can be newer, so
 // lag − floor ("excess-") is what the checkpoint mechanism adds; the floor
 // is commit latency, which on a shared machine has tails of tens of
@@ -166,16 +168,19 @@ func median(xs []float64) float64 {
 func benchCheckpointLag(b *testing.B, writers int) {
 	e := openBench(b, Options{})
 	tick := openBench(b, Options{CheckpointSpacing: -1})
+	own := openBench(b, Options{ownCompletion: true})
 	const rounds = 8
 	d := benchSeconds() / rounds
-	var lags, floors, tickLags, tickFloors []float64
-	var withSub, without, tickRate []float64
+	var lags, floors, tickLags, tickFloors, ownLags, ownFloors []float64
+	var withSub, without, tickRate, ownRate []float64
 	for round := 0; round < rounds; round++ {
-		without = append(without, runWriters(b, e, writers, d, int64(3*round)))
-		l, f, r := lagPhase(b, e, writers, d, int64(3*round+1))
+		without = append(without, runWriters(b, e, writers, d, int64(4*round)))
+		l, f, r := lagPhase(b, e, writers, d, int64(4*round+1))
 		lags, floors, withSub = append(lags, l...), append(floors, f...), append(withSub, r)
-		l, f, r = lagPhase(b, tick, writers, d, int64(3*round+2))
+		l, f, r = lagPhase(b, tick, writers, d, int64(4*round+2))
 		tickLags, tickFloors, tickRate = append(tickLags, l...), append(tickFloors, f...), append(tickRate, r)
+		l, f, r = lagPhase(b, own, writers, d, int64(4*round+3))
+		ownLags, ownFloors, ownRate = append(ownLags, l...), append(ownFloors, f...), append(ownRate, r)
 	}
 	excess := func(lags, floors []float64) []float64 {
 		out := make([]float64, len(lags))
@@ -186,7 +191,7 @@ func benchCheckpointLag(b *testing.B, writers int) {
 		return out
 	}
 	ex, tickEx := excess(lags, floors), excess(tickLags, tickFloors)
-	for _, x := range [][]float64{lags, floors, tickLags, tickFloors} {
+	for _, x := range [][]float64{lags, floors, tickLags, tickFloors, ownLags, ownFloors} {
 		sort.Float64s(x)
 	}
 	b.ReportMetric(percentileOf(ex, 0.99), "excess-p99-ms")
@@ -200,9 +205,15 @@ func benchCheckpointLag(b *testing.B, writers int) {
 	b.ReportMetric(percentileOf(tickLags, 0.99), "tick-lag-p99-ms")
 	b.ReportMetric(tickLags[len(tickLags)-1], "tick-lag-max-ms")
 	b.ReportMetric(percentileOf(tickFloors, 0.99), "tick-floor-p99-ms")
+	b.ReportMetric(percentileOf(ownLags, 0.5), "own-lag-p50-ms")
+	b.ReportMetric(percentileOf(ownLags, 0.9), "own-lag-p90-ms")
+	b.ReportMetric(percentileOf(lags, 0.9), "lag-p90-ms")
+	b.ReportMetric(percentileOf(ownLags, 0.99), "own-lag-p99-ms")
+	b.ReportMetric(percentileOf(ownFloors, 0.5), "own-floor-p50-ms")
 	b.ReportMetric(median(withSub), "commits/s")
 	b.ReportMetric(median(without), "nosub-commits/s")
 	b.ReportMetric(median(tickRate), "tick-commits/s")
+	b.ReportMetric(median(ownRate), "own-commits/s")
 }
 
 // BenchmarkTimeBound measures the operations that need only recent versions

@@ -18,14 +18,40 @@ import (
 //     against Pebble (any version newer than the read timestamp of a key or
 //     span that was read is a conflict). Then, under inflight.mu, take the
 //     commit timestamp from the clock and append the commit (timestamp and
-//     write set) to the in-flight queue. commitMu is released.
-//  2. Without any lock: encode the writes at the commit timestamp into one
-//     Pebble batch and Commit it with Sync. Pebble's commit pipeline lets
-//     concurrent synced batches share one WAL fsync: this is group commit.
-//  3. Mark the entry applied (readers waiting for it proceed) and return.
+//     write set) to the in-flight queue.
+//  2. Still under commitMu: encode the writes at the commit timestamp into
+//     one Pebble batch and hand it to Pebble's commit pipeline without
+//     waiting for the WAL sync (DB.ApplyNoSyncWait): the batch takes its
+//     place in the WAL and becomes visible. commitMu is released.
+//  3. Without any lock: wait for the WAL sync (Batch.SyncWait). Pebble's
+//     commit pipeline lets concurrent synced batches share one WAL fsync:
+//     this is group commit. Then mark the entry — and every entry queued
+//     before it — applied (readers waiting for them proceed) and return.
 //  4. Pop every applied entry at the head of the queue and, when rangefeeds
 //     are open, deliver it to them in timestamp order followed by a
 //     checkpoint (rangefeed.go).
+//
+// Completion in WAL order. Because step 2 runs under commitMu, commits
+// enter the WAL in queue (timestamp) order. A WAL sync makes durable
+// everything written to the WAL before it: within a file the log writer
+// syncs a prefix of the file and signals waiters in order, and when Pebble
+// rotates to a new WAL file it closes the old one with a sync before
+// writing anything to the new one (DB.rotateWAL). Pebble also publishes
+// batches in sequence-number order, so a batch that entered earlier is
+// visible no later than one that entered after it. So when a commit's sync
+// returns, every commit queued before it is durable and visible too, and
+// its finisher marks them applied at once rather than leaving them to
+// their own goroutines, which on a busy machine can run well after their
+// sync finished (the oldest in-flight commit holds back readers and every
+// rangefeed checkpoint). A commit whose hand-off to Pebble fails is marked
+// failed before commitMu is released, before any later commit exists, so
+// no later finisher marks it applied. Writes outside the commit path
+// (WriteVersions, GC, history operations) are not in the queue and do not
+// affect this argument.
+//
+// The hand-off under commitMu adds the memtable insertion (a few
+// microseconds) to the serialized part of a commit; the WAL sync, which
+// costs a millisecond or more, stays outside every lock.
 //
 // Why this is serializable: commit timestamps are assigned in the same
 // critical section as validation, so when transaction T validates, every
@@ -42,14 +68,16 @@ import (
 // (waitApplied). A commit's timestamp is taken and its entry queued in one
 // inflight.mu critical section, so a reader that obtained r from the clock
 // after that commit obtained its timestamp finds the entry (or finds it
-// already applied). An entry is marked applied only after its synced Pebble
-// commit returned, so what a reader sees at r is durable and complete. The
+// already applied). An entry is marked applied only after the WAL sync of
+// its batch or of a later one returned, so what a reader sees at r is
+// durable and complete. The
 // wait lasts at most one WAL sync. Pebble itself makes a synced batch visible
 // before its fsync finishes; the wait is what hides that window.
 //
-// Rejected designs: doing the Pebble write after releasing a lock that only
-// covered validation and timestamp assignment lets a reader with a newer
-// read timestamp miss a commit that then appears below it (a stale read);
+// Rejected designs: without the in-flight queue, doing the Pebble write
+// after releasing a lock that only covered validation and timestamp
+// assignment lets a reader with a newer read timestamp miss a commit that
+// then appears below it (a stale read);
 // holding one lock across the WAL sync makes every commit pay a full fsync
 // alone (no group commit). Validation reads Pebble under commitMu; typical
 // read sets are a handful of keys served from the memtable and block cache,
@@ -129,9 +157,26 @@ func (e *Engine) commit(ctx context.Context, readTS Timestamp, reads *readSet, w
 	ce.ts = e.clock.Now()
 	e.inflight.queue = append(e.inflight.queue, ce)
 	e.inflight.Unlock()
+	// The batch enters Pebble's commit pipeline (takes its place in the
+	// WAL and becomes visible) under commitMu, so commits enter the WAL in
+	// timestamp order; the WAL sync is waited for outside (see "Completion
+	// in WAL order" above).
+	b, err := e.enterBatch(ce)
+	if err != nil {
+		e.poisoned.CompareAndSwap(nil, &err)
+		// Marked failed before any later commit can take a timestamp, so
+		// that no later finisher marks it applied.
+		e.inflight.Lock()
+		e.markFailedLocked(ce)
+		e.inflight.Unlock()
+		e.commitMu.Unlock()
+		e.inflight.Lock()
+		e.popOrPublishUnlock()
+		return Timestamp{}, errors.Wrap(err, "kv: commit")
+	}
 	e.commitMu.Unlock()
 
-	err := e.applyBatch(ce)
+	err = e.syncBatch(b)
 	if err != nil {
 		e.poisoned.CompareAndSwap(nil, &err)
 	}
@@ -142,8 +187,11 @@ func (e *Engine) commit(ctx context.Context, readTS Timestamp, reads *readSet, w
 	return ce.ts, nil
 }
 
-// applyBatch writes ce's writes at ce.ts in one synced Pebble batch.
-func (e *Engine) applyBatch(ce *commitEntry) error {
+// enterBatch writes ce's writes at ce.ts into a Pebble batch and hands it to
+// Pebble's commit pipeline without waiting for the WAL sync: when it
+// returns, the batch has its place in the WAL and is visible (but is
+// durable only once syncBatch returns). Called under commitMu.
+func (e *Engine) enterBatch(ce *commitEntry) (*pebble.Batch, error) {
 	size := 0
 	for i := range ce.writes {
 		w := &ce.writes[i]
@@ -157,37 +205,107 @@ func (e *Engine) applyBatch(ce *commitEntry) error {
 		writeValue(op.Value, w.value, w.tombstone)
 		if err := op.Finish(); err != nil {
 			_ = b.Close()
+			return nil, err
+		}
+	}
+	var err error
+	if e.writeOpts.Sync {
+		err = e.db.ApplyNoSyncWait(b, e.writeOpts)
+	} else {
+		err = b.Commit(e.writeOpts)
+	}
+	// Before finish marks the commit applied: see "Iterator reuse".
+	e.bumpView()
+	if err != nil {
+		// The batch is not closed: Pebble may still hold it for the sync
+		// it was queued for, and the engine is poisoned anyway.
+		return nil, err
+	}
+	return b, nil
+}
+
+// syncBatch waits for the WAL sync of a batch enterBatch handed to Pebble
+// and releases the batch.
+func (e *Engine) syncBatch(b *pebble.Batch) error {
+	var err error
+	if e.writeOpts.Sync {
+		err = b.SyncWait()
+		if err != nil {
 			return err
 		}
 	}
-	err := b.Commit(e.writeOpts)
-	// Before finish marks the commit applied: see "Iterator reuse".
-	e.bumpView()
-	if cerr := b.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return b.Close()
 }
 
-// finish marks ce applied (releasing readers that wait for it) and
-// removes every applied commit at the head of the queue, handing them to
-// rangefeeds when there are subscriptions.
-//
-// Without subscriptions the head is popped right here, in the critical
-// section that marks ce done, saving the publication path's two lock
-// acquisitions. That is safe because subscriptions register under
-// inflight.mu too (Subscribe): an entry popped here while no subscription
-// was registered is applied and older than the first checkpoint of any
-// subscription registered later, whose catch-up scan therefore covers it.
+// finish marks ce applied — and with it every commit queued before it, see
+// "Completion in WAL order" — releasing readers that wait for them, and
+// removes the applied commits at the head of the queue, handing them to
+// rangefeeds when there are subscriptions. err is ce's sync error (Pebble v2
+// ends the process on WAL sync failures, so this is not expected).
 func (e *Engine) finish(ce *commitEntry, err error) {
 	e.inflight.Lock()
-	ce.done = true
-	ce.failed = err != nil
+	switch {
+	case err != nil:
+		e.markFailedLocked(ce)
+	case !ce.done && e.opts.ownCompletion:
+		ce.done = true
+		e.pending.Add(-1)
+		e.wakeLocked()
+	case !ce.done:
+		// ce is still queued (entries leave the queue only once applied),
+		// and every entry before it entered the WAL before it.
+		woke := false
+		for _, q := range e.inflight.queue {
+			if !q.done {
+				q.done = true
+				e.pending.Add(-1)
+				woke = true
+			}
+			if q == ce {
+				break
+			}
+		}
+		if woke {
+			e.wakeLocked()
+		}
+	default:
+		// A later commit's finisher already marked ce (and everything
+		// before it) applied.
+	}
+	e.popOrPublishUnlock()
+}
+
+// markFailedLocked marks ce done and failed (readers stop waiting for it,
+// rangefeeds skip it). Called under inflight.mu.
+func (e *Engine) markFailedLocked(ce *commitEntry) {
+	if ce.done {
+		return
+	}
+	ce.done, ce.failed = true, true
+	e.pending.Add(-1)
+	e.wakeLocked()
+}
+
+// wakeLocked releases the readers waiting in waitApplied. Called under
+// inflight.mu.
+func (e *Engine) wakeLocked() {
 	if e.inflight.wake != nil {
 		close(e.inflight.wake)
 		e.inflight.wake = nil
 	}
-	e.pending.Add(-1)
+}
+
+// popOrPublishUnlock removes the applied commits at the head of the queue,
+// through publish when rangefeeds are open. Called under inflight.mu, which
+// it releases.
+//
+// Without subscriptions the head is popped right here, in the finisher's
+// critical section, saving the publication path's two lock acquisitions.
+// That is safe because subscriptions register under inflight.mu too
+// (Subscribe): an entry popped here while no subscription was registered is
+// applied and older than the first checkpoint of any subscription
+// registered later, whose catch-up scan therefore covers it.
+func (e *Engine) popOrPublishUnlock() {
 	if !e.feeds.active() {
 		e.popAppliedLocked()
 		e.inflight.Unlock()

@@ -55,6 +55,10 @@ type Options struct {
 	// noTimeBound makes time-bound iterations read every block (tests and
 	// benchmarks compare results and costs with and without the filter).
 	noTimeBound bool
+	// ownCompletion makes every commit mark only itself applied, not the
+	// commits queued before it (benchmarks compare checkpoint lag with and
+	// without completion in WAL order, commit.go).
+	ownCompletion bool
 }
 
 // Defaults for Options.
