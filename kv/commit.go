@@ -180,6 +180,9 @@ func (e *Engine) commit(ctx context.Context, readTS Timestamp, reads *readSet, w
 	if err != nil {
 		e.poisoned.CompareAndSwap(nil, &err)
 	}
+	if e.testAfterSync != nil {
+		e.testAfterSync(ce.ts)
+	}
 	e.finish(ce, err)
 	if err != nil {
 		return Timestamp{}, errors.Wrap(err, "kv: commit")

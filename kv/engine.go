@@ -110,6 +110,9 @@ type Engine struct {
 	// takes its Pebble snapshot (snapshotIter, readIter) or, reusing a
 	// pooled iterator, adopts that iterator's older one (readIter).
 	testBeforeSnapshot func()
+	// testAfterSync, when set (tests only), runs in a committer after its
+	// WAL sync returned and before it marks anything applied.
+	testAfterSync func(ts Timestamp)
 	writeOpts          *pebble.WriteOptions
 
 	// commitMu serializes commit validation with commit timestamp
