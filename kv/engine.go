@@ -113,7 +113,7 @@ type Engine struct {
 	// testAfterSync, when set (tests only), runs in a committer after its
 	// WAL sync returned and before it marks anything applied.
 	testAfterSync func(ts Timestamp)
-	writeOpts          *pebble.WriteOptions
+	writeOpts     *pebble.WriteOptions
 
 	// commitMu serializes commit validation with commit timestamp
 	// assignment (see commit.go). It is never held across Pebble writes.
