@@ -68,15 +68,18 @@
 // Transactions are optimistic and serializable: reads at the read timestamp,
 // buffered writes that reads see, and a commit that validates the read set
 // and takes a commit timestamp. commit.go carries the full argument; in
-// short: validation and timestamp assignment happen under commitMu, commits
-// with a timestamp sit in an in-flight queue until their synced Pebble batch
-// is applied, validation checks both the queue and Pebble, readers wait for
-// in-flight commits at or below their read timestamp (at most one fsync),
-// and the Pebble write happens outside every lock, so Pebble's commit
-// pipeline shares one WAL sync among concurrent committers (group commit).
-// Readers therefore never see a value that is not durable, and never miss a
-// commit below their read timestamp. Read-only transactions neither validate
-// nor take commitMu and never fail.
+// short: validation, timestamp assignment and the hand-off of the batch to
+// Pebble's commit pipeline happen under commitMu (so batches enter the WAL
+// in timestamp order), commits with a timestamp sit in an in-flight queue
+// until their batch is durable, validation checks both the queue and
+// Pebble, readers wait for in-flight commits at or below their read
+// timestamp (at most one fsync), and the wait for the WAL sync happens
+// outside every lock, so Pebble shares one WAL sync among concurrent
+// committers (group commit). A commit whose sync returns marks every commit
+// queued before it applied as well: they are in the WAL before it, hence
+// durable (completion in WAL order). Readers therefore never see a value
+// that is not durable, and never miss a commit below their read timestamp.
+// Read-only transactions neither validate nor take commitMu and never fail.
 //
 // DeleteRange is turned into point tombstones at once, for every key live in
 // the transaction's view; the span joins the read set, so the commit fails if

@@ -116,7 +116,8 @@ type Engine struct {
 	writeOpts     *pebble.WriteOptions
 
 	// commitMu serializes commit validation with commit timestamp
-	// assignment (see commit.go). It is never held across Pebble writes.
+	// assignment and the hand-off of commit batches to Pebble's commit
+	// pipeline (see commit.go). It is never held across a WAL sync.
 	commitMu sync.Mutex
 	inflight struct {
 		sync.Mutex
