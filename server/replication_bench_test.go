@@ -253,12 +253,16 @@ func BenchmarkReplicationKV95(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+		serving := time.Since(start)
 		mainConn := benchConn(b, r, "standby", "main")
+		connected := time.Since(start)
 		if _, err := mainConn.Exec(ctx, "UPSERT INTO kv.kv (k, v) VALUES (-1, 'promoted')"); err != nil {
 			b.Fatal(err)
 		}
 		b.ReportMetric(float64(time.Since(start).Microseconds())/1000, "failover-ms")
 		b.ReportMetric(float64(completed.Microseconds())/1000, "complete-stmt-ms")
+		b.ReportMetric(float64(serving.Microseconds())/1000, "serving-ms")
+		b.ReportMetric(float64(connected.Microseconds())/1000, "connected-ms")
 	}
 }
 
