@@ -111,8 +111,9 @@ const (
 // leaves at worst a record saying shared or stopping for a VC without a
 // service, which NewHost repairs.
 //
-// Goroutines: the Host owns one, the drop job (host_drop.go), started by
-// NewHost and stopped by Close.
+// Goroutines: the Host owns the drop job (host_drop.go) and the
+// replication producer's and consumer's goroutines (replication.go), all
+// started by NewHost and stopped by Close.
 type Host struct {
 	cfg      HostConfig
 	kv       *kv.Engine
