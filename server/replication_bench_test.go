@@ -34,6 +34,21 @@ import (
 // the initial scan (default 256), VCDB_BENCH_SECURE=1 runs the stream over
 // TLS with SCRAM (each cluster its own CA), VCDB_BENCH_MEM=1 uses in-memory
 // stores.
+//
+// Figures of 2026-11-22 on the shared 2-core machine (load average 2.5–4
+// from other work; under a load of 9 every figure below doubles or worse):
+//
+//	kv95, 32 conns, disk, plain  lag p50 1.5–2.1 ms, p99 7.7–16 ms, max 13–51 ms; 23–35k ops/s
+//	kv95, 32 conns, disk, TLS    lag p50 2.0 ms, p99 17.5 ms
+//	failover (COMPLETE → first write on the promoted VC)   4–16 ms typical, 55 ms worst seen
+//	    (COMPLETE statement ~1 ms, START SERVICE succeeds at ~4 ms)
+//	initial scan, 512 MB, disk   plain 467–551 MB/s, TLS 380–425 MB/s
+//	                             (in-process source, same runs: 529–649 MB/s)
+//	primary overhead, kv95       -0.7% (noise: no measurable cost)
+//
+// The control, replication's own BenchmarkReplicationLag, measured the
+// primary's kv resolved-timestamp lag p99 at 17–21 ms in the same period:
+// the wire path adds no measurable lag over the floor kv sets here.
 
 func benchSeconds() time.Duration {
 	if v, err := strconv.Atoi(os.Getenv("VCDB_BENCH_SECONDS")); err == nil && v > 0 {
