@@ -40,7 +40,7 @@ import (
 //
 //	kv95, 32 conns, disk, plain  lag p50 1.5–2.1 ms, p99 7.7–16 ms, max 13–51 ms; 23–35k ops/s
 //	kv95, 32 conns, disk, TLS    lag p50 2.0 ms, p99 17.5 ms
-//	failover (COMPLETE → first write on the promoted VC)   4–16 ms typical, 55 ms worst seen
+//	failover (COMPLETE → first write on the promoted VC)   5–25 ms typical, 55 ms worst seen
 //	    (COMPLETE statement ~1 ms, START SERVICE succeeds at ~4 ms)
 //	initial scan, 512 MB, disk   plain 467–551 MB/s, TLS 380–425 MB/s
 //	                             (in-process source, same runs: 529–649 MB/s)
