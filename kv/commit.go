@@ -363,8 +363,13 @@ func (e *Engine) publish() {
 				e.feeds.publishCommit(ce, e.publishSubs)
 			}
 		}
-		if n > 0 && e.ckptSignal != nil {
-			// The resolved timestamp moved.
+		if (n > 0 || e.ckptDeferred) && e.ckptSignal != nil {
+			// The resolved timestamp moved, now or when an earlier
+			// publisher deferred its checkpoint for the spacing. A
+			// finisher whose commit a later one already published still
+			// sends that deferred checkpoint once the spacing has passed,
+			// saving the hop to the checkpoint loop (with completion in
+			// WAL order most finishers have nothing left to publish).
 			e.commitCheckpointLocked(e.publishSubs)
 		}
 	}

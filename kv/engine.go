@@ -146,6 +146,9 @@ type Engine struct {
 	// lastCkptAt when the last one was computed; guarded by publishMu.
 	lastResolved Timestamp
 	lastCkptAt   time.Time
+	// ckptDeferred records that a commit-driven checkpoint was skipped
+	// for CheckpointSpacing and not sent since; guarded by publishMu.
+	ckptDeferred bool
 
 	gc gcState
 

@@ -587,6 +587,7 @@ func (e *Engine) commitCheckpointLocked(subs []*Subscription) {
 		e.checkpointLocked(subs, now)
 		return
 	}
+	e.ckptDeferred = true
 	select {
 	case e.ckptSignal <- struct{}{}:
 	default:
@@ -599,6 +600,7 @@ func (e *Engine) commitCheckpointLocked(subs []*Subscription) {
 func (e *Engine) checkpointLocked(subs []*Subscription, now time.Time) {
 	r := e.resolvedLocked()
 	e.lastCkptAt = now
+	e.ckptDeferred = false
 	if !e.lastResolved.Less(r) {
 		return
 	}
