@@ -25,8 +25,8 @@ var binaryRelease = Version{Year: 25, Release: 2}
 //
 //	go build -ldflags "-X github.com/vcdb/vcdb/tenant.binaryVersionOverride=25.1"
 //
-// A value that does not parse is ignored (Binary panics would be worse
-// than a binary that announces its compiled release).
+// A value that does not parse is ignored: the binary is then its
+// compiled release, which `vcdb version` shows.
 var binaryVersionOverride string
 
 // Binary is this binary's release.
