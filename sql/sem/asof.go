@@ -50,13 +50,19 @@ func EvalSystemTime(
 		return 0, 0, asOfError(pgcode.Syntax, "missing expression")
 	}
 	// Evaluate with the statement's clock set to now, so that
-	// follower_read_timestamp() and now() are relative to it.
+	// follower_read_timestamp() and now() are relative to it. SQL
+	// timestamps hold microseconds and now() rounds to the nearest one, so
+	// a clock of ...654022712 ns would make now() ...654023000, after the
+	// statement time, and AS OF SYSTEM TIME now() would be refused as a
+	// future time about half of the time. The clock the expression sees is
+	// therefore now truncated to the microsecond: now() and the functions
+	// derived from it never exceed the statement time.
 	evalCtx := Context{}
 	if ec != nil {
 		evalCtx = *ec
 		evalCtx.ev = evaluator{}
 	}
-	now := time.Unix(0, nowWallNanos).UTC()
+	now := time.Unix(0, nowWallNanos).UTC().Truncate(time.Microsecond)
 	evalCtx.TxnTimestamp, evalCtx.StmtTimestamp = now, now
 
 	sema := NewSemaContext()
