@@ -28,9 +28,16 @@ type ConsumerConfig struct {
 	Records *tenant.Store
 	// ClusterID identifies this physical cluster.
 	ClusterID string
-	// Version is this cluster's (system VC's) cluster version, sent to the
-	// source in StartRequest.ConsumerVersion; may be empty.
-	Version string
+	// TenantVersion returns a VC's cluster version (its version setting);
+	// the system VC's is this standby's version, sent to the source in
+	// every start request, partition spec and heartbeat and checked
+	// against the source VC's (versions.go). Nil: versions are unknown and
+	// not checked.
+	TenantVersion func(ctx context.Context, id tenant.ID) (tenant.Version, error)
+	// MaxFraming is the newest stream framing this consumer announces; 0
+	// means SupportedFraming() (tests set FramingV1 to act as a 25.1
+	// binary).
+	MaxFraming byte
 	// Producer is this cluster's own producer: after a failover it holds
 	// the retention job, and failback checks its history.
 	Producer *Producer
@@ -70,10 +77,6 @@ type ConsumerKnobs struct {
 // ConsumerHooks connect the consumer to the layers above it. All are
 // optional.
 type ConsumerHooks struct {
-	// CheckSourceVersion refuses a source VC whose cluster version this
-	// standby cannot replicate (CONTRACT §6); it returns the user-facing
-	// error.
-	CheckSourceVersion func(sourceVersion string) error
 	// ReaderActivated is called after a read-only VC's record became
 	// ready/shared (the server then starts its SQL service).
 	ReaderActivated func(ctx context.Context, readerID tenant.ID)
@@ -283,13 +286,17 @@ func (c *Consumer) Create(ctx context.Context, req CreateRequest) (int64, error)
 			return 0, err
 		}
 	}
+	own, err := c.version(ctx)
+	if err != nil {
+		return 0, err
+	}
 	src, err := c.cfg.Dial(ctx, req.SourceURI)
 	if err != nil {
 		return 0, err
 	}
 	defer src.Close()
 	spec, err := src.StartStream(ctx, req.SourceTenantName, StartRequest{
-		ConsumerClusterID: c.cfg.ClusterID, ConsumerVersion: c.cfg.Version,
+		ConsumerClusterID: c.cfg.ClusterID, ConsumerVersion: own.String(), MaxFraming: c.maxFraming(),
 	})
 	if err != nil {
 		return 0, err
@@ -337,10 +344,12 @@ type failbackTarget struct {
 // createJob writes the records of a new consumer job and starts it. For a
 // failback, fb names the existing VC and the divergence time.
 func (c *Consumer) createJob(ctx context.Context, src Source, spec StreamSpec, req CreateRequest, fb *failbackTarget) (int64, error) {
-	if c.cfg.Hooks.CheckSourceVersion != nil {
-		if err := c.cfg.Hooks.CheckSourceVersion(spec.SourceVersion); err != nil {
-			return 0, err
-		}
+	own, err := c.version(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if err := checkVersionStrings(spec.SourceVersion, own.String()); err != nil {
+		return 0, errors.Wrapf(err, "cannot replicate virtual cluster %q into %q", spec.SourceTenantName, req.TenantName)
 	}
 	var jobID int64
 	if err := tenant.RunTxn(ctx, c.cfg.Engine, func(txn *kv.Txn) error {
@@ -372,7 +381,7 @@ func (c *Consumer) createJob(ctx context.Context, src Source, spec StreamSpec, r
 			return 0, err
 		}
 	}
-	err := tenant.RunTxn(ctx, c.cfg.Engine, func(txn *kv.Txn) error {
+	err = tenant.RunTxn(ctx, c.cfg.Engine, func(txn *kv.Txn) error {
 		var vc *tenant.Record
 		if fb == nil {
 			vc = &tenant.Record{Name: req.TenantName, DataState: tenant.DataStateAdd, ServiceMode: tenant.ServiceModeNone}

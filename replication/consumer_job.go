@@ -50,6 +50,10 @@ type jobMetrics struct {
 	flushes         atomic.Int64
 	running         atomic.Bool
 	cutoverProgress atomic.Int64
+	// framing is the framing version of the last frame received (0 before
+	// any); checksummedFrames counts v2 frames whose checksum verified.
+	framing           atomic.Int64
+	checksummedFrames atomic.Int64
 }
 
 type ctrlReq struct {
@@ -361,7 +365,14 @@ func (j *consumerJob) stream(ctx context.Context) {
 			if j.rec.Machine.Next().Kind != ActStream {
 				return
 			}
-			j.stepAndPersist(ctx, Event{Type: EvStreamError, Err: s.err})
+			// A version mismatch (found by either side) pauses at once:
+			// retrying cannot help until an operator upgrades a side.
+			err := s.err
+			permanent := IsVersionMismatch(err)
+			if permanent {
+				err = errors.Wrapf(err, "replication of virtual cluster %q paused", j.rec.TenantName)
+			}
+			j.stepAndPersist(ctx, Event{Type: EvStreamError, Err: err, Permanent: permanent})
 			return
 		case <-s.connected:
 			s.connected = nil

@@ -45,7 +45,11 @@ import (
 //	set-retention retention= | set-expiration-window [cluster=primary] window=
 //	metrics [cluster=standby]
 //	reader-time [cluster=standby] vc=x-readonly [at-least=$t]
-//	cut-stream | refuse-dial [on=false] | restart cluster= | crash cluster=
+//	cut-stream | refuse-dial [on=false] | restart cluster= [max-framing=] | crash cluster=
+//	set-version [cluster=primary] [vc=] version=   a VC's cluster version (vc=system)
+//	framing [cluster=standby] [vc=]   the framing of the last frame received
+//	wait-framing [cluster=standby] [vc=] v=   until the last frame has framing v
+//	producer-versions [cluster=primary]   the consumer versions producer jobs know
 func TestDataDriven(t *testing.T) {
 	defer leaktest.AfterTest(t)()
 	datadriven.Walk(t, "../testdata/replication", func(t *testing.T, path string) {
@@ -478,8 +482,64 @@ func (d *ddRunner) run(t *testing.T, td *datadriven.TestData) string {
 		return "cut"
 
 	case "restart":
-		clusterArg("standby").restart()
+		c := clusterArg("standby")
+		if td.HasArg("max-framing") {
+			var f int
+			td.ScanArgs(t, "max-framing", &f)
+			c.verMu.Lock()
+			c.maxFraming = byte(f)
+			c.verMu.Unlock()
+		}
+		c.restart()
 		return "ok"
+
+	case "set-version":
+		c := clusterArg("primary")
+		id := tenant.SystemID
+		if vcName != "system" {
+			id = c.vc(vcName).ID
+		}
+		v, err := tenant.ParseVersion(d.arg(td, "version", ""))
+		if err != nil {
+			td.Fatalf(t, "%v", err)
+		}
+		c.setVersion(id, v)
+		return "ok"
+
+	case "framing":
+		c := clusterArg("standby")
+		for _, m := range c.consumer.Metrics() {
+			if m.TenantName == vcName {
+				return fmt.Sprintf("framing v%d, checksummed frames: %t", m.FramingVersion, m.ChecksummedFrames > 0)
+			}
+		}
+		return "no running job"
+
+	case "wait-framing":
+		c := clusterArg("standby")
+		var want int64
+		td.ScanArgs(t, "v", &want)
+		succeedsSoon(t, ddWait, func() error {
+			for _, m := range c.consumer.Metrics() {
+				if m.TenantName == vcName && m.FramingVersion == want {
+					return nil
+				}
+			}
+			return fmt.Errorf("framing not v%d yet", want)
+		})
+		return "ok"
+
+	case "producer-versions":
+		c := clusterArg("primary")
+		jobs, err := c.producer.Jobs(ctx)
+		if err != nil {
+			return d.fmtErr(err)
+		}
+		var b strings.Builder
+		for _, j := range jobs {
+			fmt.Fprintf(&b, "%d %s consumer_version=%s max_framing=%d\n", j.ID, j.Status, j.ConsumerVersion, j.ConsumerMaxFraming)
+		}
+		return b.String()
 
 	case "crash":
 		clusterArg("standby").crash()

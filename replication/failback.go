@@ -6,6 +6,7 @@ import (
 
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgcode"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgerror"
+	"github.com/cockroachdb/errors"
 	"github.com/vcdb/vcdb/kv"
 	"github.com/vcdb/vcdb/tenant"
 )
@@ -85,11 +86,19 @@ func (c *Consumer) StartFailback(ctx context.Context, req FailbackRequest) (int6
 	if err := c.checkHistoryRetained(ctx, vc, resume); err != nil {
 		return 0, err
 	}
+	own, err := c.version(ctx)
+	if err != nil {
+		return 0, err
+	}
 	spec, err := src.StartStream(ctx, req.SourceTenantName, StartRequest{
-		ConsumerClusterID: c.cfg.ClusterID, ConsumerTenantID: vc.ID, ConsumerVersion: c.cfg.Version,
-		ResumeTime: resume, ExpectPriorSource: theirs,
+		ConsumerClusterID: c.cfg.ClusterID, ConsumerTenantID: vc.ID, ConsumerVersion: own.String(),
+		MaxFraming: c.maxFraming(), ResumeTime: resume, ExpectPriorSource: theirs,
 	})
 	if err != nil {
+		return 0, err
+	}
+	if err := c.checkFailbackVersions(ctx, vc, spec, own); err != nil {
+		c.abandonStream(src, spec.StreamID)
 		return 0, err
 	}
 	cr := CreateRequest{TenantName: vc.Name, SourceTenantName: req.SourceTenantName,
@@ -100,6 +109,32 @@ func (c *Consumer) StartFailback(ctx context.Context, req FailbackRequest) (int6
 		return 0, err
 	}
 	return id, nil
+}
+
+// checkFailbackVersions refuses a failback into an original primary that
+// is a version behind the promoted standby's VC (its system VC older than
+// the source VC: the seed page's "you will not be able to perform a
+// failback ... when it is a version ahead"), and one whose own VC was
+// finalized past the source VC (the revert to the divergence time would
+// move its version back: a downgrade). Both are 55000 naming the versions.
+func (c *Consumer) checkFailbackVersions(ctx context.Context, vc *tenant.Record, spec StreamSpec, own tenant.Version) error {
+	source, err := parseVersion(spec.SourceVersion)
+	if err != nil {
+		return err
+	}
+	if err := CheckVersions(source, own); err != nil {
+		return errors.Wrapf(err, "cannot fail back into virtual cluster %q from the promoted %q", vc.Name, spec.SourceTenantName)
+	}
+	target, err := c.tenantVersion(ctx, vc.ID)
+	if err != nil {
+		return err
+	}
+	if !source.IsZero() && source.Less(target) {
+		return errors.Mark(pgerror.Newf(pgcode.ObjectNotInPrerequisiteState,
+			"cannot fail back into virtual cluster %q at version %s from the promoted %q at version %s: reverting to the divergence time would downgrade it; finalize the promoted virtual cluster to %s first",
+			vc.Name, target, spec.SourceTenantName, source, target), errVersionMismatch)
+	}
+	return nil
 }
 
 // divergenceTime finds the last time both VCs share. theirs reports that

@@ -2,6 +2,7 @@ package replication
 
 import (
 	"encoding/binary"
+	"hash/crc32"
 	"math"
 
 	"github.com/cockroachdb/errors"
@@ -13,7 +14,8 @@ import (
 // A partition stream is a sequence of frames; over pgwire each frame is one
 // BYTES row of crdb_internal.stream_partition. A frame is a batch of events:
 //
-//	frame   := version:byte event+
+//	frame   := 0x01 event+                       framing v1
+//	         | 0x02 event+ crc32c:uint32le      framing v2
 //	event   := 0x01 key ts value         a version (value or tombstone)
 //	         | 0x02 ts                   checkpoint: resolved timestamp of the partition
 //	         | 0x03 key                  scan progress: every key below key is sent
@@ -27,14 +29,36 @@ import (
 // own VC's prefix, which is the whole of the tenant rewrite, and frames get
 // smaller. Timestamps are the original MVCC timestamps of the source.
 //
-// The first byte is the framing version so that a v2 framing can be gated on
-// the cluster version (issue 8). The decoder is strict: an unknown version or
-// tag, a truncated field, a non-minimal varint, trailing garbage, a length past the frame, an
-// empty timestamp where one is required or a logical counter outside int32
-// is an error, never a panic, because frames arrive from another cluster.
+// The first byte is the framing version. Framing v2 ends the frame with the
+// CRC-32C (Castagnoli) of every byte before it, so that a frame damaged
+// anywhere between the producer's encoder and the consumer's decoder (a
+// proxy, a bad NIC, a memory error) is refused instead of ingested: v1's
+// strict decoder catches damage that breaks the structure, but not a
+// flipped bit inside a value or a timestamp. v2 is gated on the source
+// VC's cluster version (FramingV2ClusterVersion, issue 8) and on the
+// consumer announcing it can decode it (producer_stream.go decides;
+// versions.go). The decoder is strict: an unknown version or tag, a
+// truncated field, a non-minimal varint, trailing garbage, a length past
+// the frame, an empty timestamp where one is required, a logical counter
+// outside int32 or a wrong checksum is an error, never a panic, because
+// frames arrive from another cluster.
 
-// FramingVersion is the only framing this package speaks.
-const FramingVersion byte = 1
+// Framing versions.
+const (
+	// FramingV1 is the original framing, kept for sources whose VC is
+	// older than FramingV2ClusterVersion and consumers that cannot decode
+	// v2.
+	FramingV1 byte = 1
+	// FramingV2 adds a CRC-32C trailer to every frame.
+	FramingV2 byte = 2
+	// MaxFramingVersion is the newest framing this package decodes.
+	MaxFramingVersion = FramingV2
+)
+
+// frameCRCLen is the size of framing v2's trailer.
+const frameCRCLen = 4
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Event tags.
 const (
@@ -89,15 +113,48 @@ type StreamEvent struct {
 // for a huge allocation downstream (CockroachDB keys are far smaller).
 const maxFrameKeyLen = 1 << 20
 
-// FrameEncoder builds one frame. The zero value is ready to use.
+// FrameEncoder builds one frame. The zero value is ready to use and
+// encodes framing v1; SetFraming chooses another.
 type FrameEncoder struct {
-	buf    []byte
-	events int
+	buf     []byte
+	events  int
+	framing byte
+	// sealed: buf ends with the v2 checksum trailer (Bytes added it).
+	sealed bool
+}
+
+// SetFraming makes the frames that follow use framing f (FramingV1 or
+// FramingV2). It takes effect at the next frame: a frame under way keeps
+// the framing it started with, so a switch always falls on a frame
+// boundary.
+func (e *FrameEncoder) SetFraming(f byte) {
+	if f != FramingV2 {
+		f = FramingV1
+	}
+	e.framing = f
+}
+
+// Framing returns the framing of the frame under way (or of the next one,
+// when none is).
+func (e *FrameEncoder) Framing() byte {
+	if len(e.buf) > 0 {
+		return e.buf[0]
+	}
+	if e.framing == 0 {
+		return FramingV1
+	}
+	return e.framing
 }
 
 func (e *FrameEncoder) header() {
+	if e.sealed {
+		// More events after Bytes: the trailer goes, and comes back at
+		// the next Bytes.
+		e.buf = e.buf[:len(e.buf)-frameCRCLen]
+		e.sealed = false
+	}
 	if len(e.buf) == 0 {
-		e.buf = append(e.buf, FramingVersion)
+		e.buf = append(e.buf, e.Framing())
 	}
 }
 
@@ -150,13 +207,21 @@ func (e *FrameEncoder) Events() int { return e.events }
 // Len returns the encoded size so far.
 func (e *FrameEncoder) Len() int { return len(e.buf) }
 
-// Bytes returns the frame; it aliases the encoder's buffer until Reset.
-func (e *FrameEncoder) Bytes() []byte { return e.buf }
+// Bytes returns the frame, with its checksum trailer in framing v2; it
+// aliases the encoder's buffer until Reset or the next Add.
+func (e *FrameEncoder) Bytes() []byte {
+	if len(e.buf) > 0 && e.buf[0] == FramingV2 && !e.sealed {
+		e.buf = binary.LittleEndian.AppendUint32(e.buf, crc32.Checksum(e.buf, castagnoli))
+		e.sealed = true
+	}
+	return e.buf
+}
 
-// Reset empties the encoder, keeping its buffer.
+// Reset empties the encoder, keeping its buffer and its framing.
 func (e *FrameEncoder) Reset() {
 	e.buf = e.buf[:0]
 	e.events = 0
+	e.sealed = false
 }
 
 func appendTS(b []byte, ts kv.Timestamp) []byte {
@@ -174,17 +239,41 @@ func frameErrorf(format string, args ...interface{}) error {
 // IsFrameError reports whether err is a frame decoding error.
 func IsFrameError(err error) bool { return errors.Is(err, errFrame) }
 
+// FrameFraming returns a frame's framing version (0 for an empty frame),
+// without validating the frame.
+func FrameFraming(frame []byte) byte {
+	if len(frame) == 0 {
+		return 0
+	}
+	return frame[0]
+}
+
 // DecodeFrame calls fn for every event of frame, in order. The event and the
 // slices in it alias frame and are valid only during the call. It stops at
-// the first error, from the frame or from fn.
+// the first error, from the frame or from fn. A v2 frame's checksum is
+// verified before any event is passed to fn, so a damaged frame delivers
+// nothing.
 func DecodeFrame(frame []byte, fn func(ev *StreamEvent) error) error {
 	if len(frame) == 0 {
 		return frameErrorf("empty frame")
 	}
-	if frame[0] != FramingVersion {
-		return frameErrorf("unsupported framing version %d (want %d)", frame[0], FramingVersion)
+	body := frame[1:]
+	switch frame[0] {
+	case FramingV1:
+	case FramingV2:
+		if len(body) < frameCRCLen {
+			return frameErrorf("truncated checksum")
+		}
+		n := len(frame) - frameCRCLen
+		want := binary.LittleEndian.Uint32(frame[n:])
+		if got := crc32.Checksum(frame[:n], castagnoli); got != want {
+			return frameErrorf("checksum mismatch: frame of %d bytes has CRC-32C %08x, trailer says %08x", len(frame), got, want)
+		}
+		body = frame[1:n]
+	default:
+		return frameErrorf("unsupported framing version %d (this node decodes 1 to %d)", frame[0], MaxFramingVersion)
 	}
-	d := frameDecoder{b: frame[1:], off: 1}
+	d := frameDecoder{b: body, off: 1}
 	if len(d.b) == 0 {
 		return frameErrorf("frame has no events")
 	}

@@ -31,6 +31,28 @@ type testCluster struct {
 	// wall is the producer's and consumer's wall clock offset (expiry
 	// tests move it forward).
 	wallOffset atomic.Int64
+	// versions are the VCs' cluster versions the producer's and
+	// consumer's TenantVersion hooks report (unset: zero, unchecked), and
+	// maxFraming the consumer's announced framing (0: the binary's); they
+	// survive restarts, as a store and a binary would.
+	verMu      sync.Mutex
+	versions   map[tenant.ID]tenant.Version
+	maxFraming byte
+}
+
+func (c *testCluster) setVersion(id tenant.ID, v tenant.Version) {
+	c.verMu.Lock()
+	defer c.verMu.Unlock()
+	if c.versions == nil {
+		c.versions = map[tenant.ID]tenant.Version{}
+	}
+	c.versions[id] = v
+}
+
+func (c *testCluster) tenantVersion(_ context.Context, id tenant.ID) (tenant.Version, error) {
+	c.verMu.Lock()
+	defer c.verMu.Unlock()
+	return c.versions[id], nil
 }
 
 type testEnv struct {
@@ -146,6 +168,7 @@ func (c *testCluster) startServicesWith(adjust func(*ConsumerConfig)) {
 	c.producer = NewProducer(ProducerConfig{
 		Engine: c.eng, Records: c.records, ClusterID: c.clusterID,
 		JanitorInterval: time.Hour, FrameBytes: env.opts.frameBytes, Now: c.now,
+		TenantVersion: c.tenantVersion, VersionCheckInterval: 10 * time.Millisecond,
 	})
 	c.producer.Start()
 	ccfg := ConsumerConfig{
@@ -153,6 +176,7 @@ func (c *testCluster) startServicesWith(adjust func(*ConsumerConfig)) {
 		Dial: env.dial, HeartbeatInterval: env.opts.heartbeat, Retry: env.opts.retry,
 		FlushBytes: env.opts.flushBytes, ScanBatchBytes: env.opts.scanBatchBytes,
 		SourceCompleteTimeout: time.Second,
+		TenantVersion:         c.tenantVersion, MaxFraming: c.maxFraming,
 		Hooks: ConsumerHooks{DropReader: func(ctx context.Context, id tenant.ID) error {
 			return c.records.Update(ctx, id, func(r *tenant.Record) error {
 				r.DroppedName, r.Name = r.Name, ""

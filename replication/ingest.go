@@ -64,7 +64,20 @@ func (s *session) run(ctx context.Context) error {
 		return errors.Wrap(err, "replication: connecting to the source")
 	}
 	defer src.Close()
+	// Both versions may have changed since the stream started (RESUME, a
+	// reconnect, a restart on a new binary, a finalized source or
+	// standby): check them before anything is streamed, and tell the
+	// source what this consumer is now.
+	own, err := j.c.version(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.checkSourceVersion(ctx, src, own); err != nil {
+		return err
+	}
 	spec := s.ing.partitionSpec()
+	spec.ConsumerVersion = own.String()
+	spec.MaxFraming = j.c.maxFraming()
 	fs, err := src.StreamPartition(ctx, s.streamID, spec)
 	if err != nil {
 		return err
@@ -116,6 +129,17 @@ func (s *session) run(ctx context.Context) error {
 	return firstErr
 }
 
+// checkSourceVersion asks the source (one heartbeat) for its VC's version
+// and applies the version rule against this standby's version own. A
+// source that cannot be asked is left to the stream to report.
+func (s *session) checkSourceVersion(ctx context.Context, src Source, own tenant.Version) error {
+	st, err := src.Heartbeat(ctx, s.streamID, HeartbeatRequest{RetainedTime: *s.j.retained.Load(), ConsumerVersion: own.String()})
+	if err != nil {
+		return nil
+	}
+	return checkVersionStrings(st.SourceVersion, own.String())
+}
+
 func (s *session) heartbeat(ctx context.Context, src Source) error {
 	j := s.j
 	t := time.NewTicker(j.c.cfg.HeartbeatInterval)
@@ -126,7 +150,14 @@ func (s *session) heartbeat(ctx context.Context, src Source) error {
 			return nil
 		case <-t.C:
 		}
-		st, err := src.Heartbeat(ctx, s.streamID, *j.retained.Load())
+		own, err := j.c.version(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			continue
+		}
+		st, err := src.Heartbeat(ctx, s.streamID, HeartbeatRequest{RetainedTime: *j.retained.Load(), ConsumerVersion: own.String()})
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -137,6 +168,9 @@ func (s *session) heartbeat(ctx context.Context, src Source) error {
 		}
 		if st.Status != ProducerRunning {
 			return errors.Newf("replication: the source's producer job %d is %s", s.streamID, st.Status)
+		}
+		if err := checkVersionStrings(st.SourceVersion, own.String()); err != nil {
+			return err
 		}
 	}
 }
@@ -260,6 +294,16 @@ func protocolErrorf(format string, args ...interface{}) error {
 
 // process decodes one frame into the buffers.
 func (ing *ingester) process(frame []byte) error {
+	f := FrameFraming(frame)
+	if max := ing.j.c.maxFraming(); f > max {
+		// This consumer announced it decodes up to max: a source that
+		// sends more broke the handshake.
+		return protocolErrorf("frame in framing v%d; this consumer announced v%d at most", f, max)
+	}
+	ing.j.metrics.framing.Store(int64(f))
+	if f == FramingV2 {
+		ing.j.metrics.checksummedFrames.Add(1)
+	}
 	return DecodeFrame(frame, func(ev *StreamEvent) error {
 		switch ev.Kind {
 		case EventVersion:

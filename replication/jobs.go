@@ -152,10 +152,14 @@ type ProducerJob struct {
 	TenantName        string    `json:"tenant_name"`
 	ConsumerClusterID string    `json:"consumer_cluster_id,omitempty"`
 	ConsumerTenantID  tenant.ID `json:"consumer_tenant_id,omitempty"`
-	// ConsumerVersion is the standby's cluster version, so that the source
-	// can refuse to finalize the VC past it while the stream runs.
+	// ConsumerVersion is the standby's system VC's cluster version, as of
+	// the last start request, partition spec or heartbeat, so that the
+	// source can refuse to finalize the VC past it while the stream runs.
 	ConsumerVersion string `json:"consumer_version,omitempty"`
-	PTSID           string `json:"pts_id"`
+	// ConsumerMaxFraming is the newest framing the consumer decodes (0:
+	// v1 only).
+	ConsumerMaxFraming byte   `json:"consumer_max_framing,omitempty"`
+	PTSID              string `json:"pts_id"`
 	// StartTime is the stream's start (initial scan snapshot or resume
 	// time); ProtectedTime is where the protection stands now (it only
 	// moves up, to the consumer's heartbeated retained time).

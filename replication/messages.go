@@ -2,6 +2,7 @@ package replication
 
 import (
 	"encoding/json"
+	"strings"
 
 	"github.com/cockroachdb/errors"
 	"github.com/vcdb/vcdb/kv"
@@ -28,9 +29,12 @@ type StartRequest struct {
 	// ConsumerClusterID and ConsumerTenantID identify the standby's VC.
 	ConsumerClusterID string    `json:"consumer_cluster_id"`
 	ConsumerTenantID  tenant.ID `json:"consumer_tenant_id"`
-	// ConsumerVersion is the standby's cluster version, for the source's
-	// own checks (may be empty).
+	// ConsumerVersion is the standby's system VC's cluster version, for
+	// the source's own checks (may be empty: an unknown version).
 	ConsumerVersion string `json:"consumer_version,omitempty"`
+	// MaxFraming is the newest stream framing the consumer decodes (0:
+	// FramingV1 only).
+	MaxFraming byte `json:"max_framing,omitempty"`
 	// ResumeTime, when set, asks for a stream that resumes at an existing
 	// common history point instead of a new start time (failback): the
 	// producer protects the span from there and the consumer will ask for no
@@ -53,8 +57,11 @@ type StreamSpec struct {
 	// time of a failback stream); the producer protects the span from it.
 	StartTime kv.Timestamp `json:"-"`
 	// SourceVersion is the source VC's cluster version, when known.
-	SourceVersion  string `json:"source_version,omitempty"`
-	FramingVersion byte   `json:"framing_version"`
+	SourceVersion string `json:"source_version,omitempty"`
+	// FramingVersion is the newest framing the producer can send; which
+	// one it sends depends on the source VC's version and the consumer's
+	// MaxFraming (versions.go), and each frame names its own.
+	FramingVersion byte `json:"framing_version"`
 }
 
 // PartitionSpec says where a partition stream starts
@@ -68,6 +75,21 @@ type PartitionSpec struct {
 	// ScanResumeKey resumes an interrupted initial scan at this key (without
 	// the tenant prefix); empty starts at the beginning.
 	ScanResumeKey []byte `json:"scan_resume_key,omitempty"`
+	// ConsumerVersion and MaxFraming are the consumer's at this session's
+	// start (it may have been upgraded since the stream started); empty
+	// and 0 leave the producer job's values as they are.
+	ConsumerVersion string `json:"consumer_version,omitempty"`
+	MaxFraming      byte   `json:"max_framing,omitempty"`
+}
+
+// HeartbeatRequest is crdb_internal.replication_stream_heartbeat's second
+// argument: a JSON object, or (from a peer that sends only its retained
+// time) the bare timestamp.
+type HeartbeatRequest struct {
+	RetainedTime kv.Timestamp `json:"-"`
+	// ConsumerVersion is the standby system VC's cluster version now, so
+	// that the source knows about a standby finalized mid-stream.
+	ConsumerVersion string `json:"consumer_version,omitempty"`
 }
 
 // StreamStatus is the producer's answer to a heartbeat.
@@ -79,6 +101,9 @@ type StreamStatus struct {
 	// ExpiresAt is the wall time (Unix nanos) the producer job ends if no
 	// further heartbeat arrives.
 	ExpiresAt int64 `json:"expires_at"`
+	// SourceVersion is the source VC's cluster version now, so that the
+	// consumer notices a source finalized mid-stream.
+	SourceVersion string `json:"source_version,omitempty"`
 }
 
 // PriorDetails answers crdb_internal.replication_prior_details: who a VC is
@@ -106,6 +131,11 @@ type streamSpecWire struct {
 type partitionSpecWire struct {
 	PartitionSpec
 	StartTime string `json:"start_time"`
+}
+
+type heartbeatRequestWire struct {
+	HeartbeatRequest
+	RetainedTime string `json:"retained_time"`
 }
 
 type streamStatusWire struct {
@@ -189,8 +219,8 @@ func DecodeStreamSpec(b []byte) (StreamSpec, error) {
 	if w.StreamSpec.StartTime.IsEmpty() || w.StreamID <= 0 {
 		return StreamSpec{}, errors.New("replication: stream spec without stream id or start time")
 	}
-	if w.FramingVersion != FramingVersion {
-		return StreamSpec{}, errors.Newf("replication: source uses framing version %d; this node speaks %d", w.FramingVersion, FramingVersion)
+	if w.FramingVersion < FramingV1 {
+		return StreamSpec{}, errors.Newf("replication: stream spec names framing version %d", w.FramingVersion)
 	}
 	return w.StreamSpec, nil
 }
@@ -215,6 +245,36 @@ func DecodePartitionSpec(b []byte) (PartitionSpec, error) {
 		return PartitionSpec{}, errors.New("replication: partition spec without start time")
 	}
 	return w.PartitionSpec, nil
+}
+
+// Encode returns the wire form.
+func (r HeartbeatRequest) Encode() string {
+	b, _ := json.Marshal(heartbeatRequestWire{HeartbeatRequest: r, RetainedTime: tsString(r.RetainedTime)})
+	return string(b)
+}
+
+// DecodeHeartbeatRequest parses the wire form: a JSON object, or a bare
+// retained time.
+func DecodeHeartbeatRequest(s string) (HeartbeatRequest, error) {
+	if !strings.HasPrefix(s, "{") {
+		ts, err := kv.ParseTimestamp(s)
+		if err != nil {
+			return HeartbeatRequest{}, errors.Wrap(err, "replication: bad retained time")
+		}
+		return HeartbeatRequest{RetainedTime: ts}, nil
+	}
+	var w heartbeatRequestWire
+	if err := decodeJSON([]byte(s), &w, "heartbeat request"); err != nil {
+		return HeartbeatRequest{}, err
+	}
+	var err error
+	if w.HeartbeatRequest.RetainedTime, err = parseTS(w.RetainedTime, "retained time"); err != nil {
+		return HeartbeatRequest{}, err
+	}
+	if w.HeartbeatRequest.RetainedTime.IsEmpty() {
+		return HeartbeatRequest{}, errors.New("replication: heartbeat request without a retained time")
+	}
+	return w.HeartbeatRequest, nil
 }
 
 // Encode returns the wire form.

@@ -34,8 +34,14 @@ type ProducerConfig struct {
 	JanitorInterval time.Duration
 	// FrameBytes is the target frame size; 0 means DefaultFrameBytes.
 	FrameBytes int
-	// TenantVersion, if set, returns a VC's cluster version for StreamSpec.
-	TenantVersion func(ctx context.Context, id tenant.ID) (string, error)
+	// TenantVersion, if set, returns a VC's cluster version: the source
+	// VC's version travels in the stream spec and heartbeats and gates the
+	// framing (versions.go). Nil: unknown, framing v1.
+	TenantVersion func(ctx context.Context, id tenant.ID) (tenant.Version, error)
+	// VersionCheckInterval bounds how often a running partition stream
+	// re-reads the source VC's version and the consumer's (a switch to
+	// framing v2, or a mismatch that ends the stream); 0 means a second.
+	VersionCheckInterval time.Duration
 	// Now returns wall time (tests); nil means time.Now.
 	Now func() time.Time
 }
@@ -76,6 +82,9 @@ func NewProducer(cfg ProducerConfig) *Producer {
 	}
 	if cfg.FrameBytes <= 0 {
 		cfg.FrameBytes = DefaultFrameBytes
+	}
+	if cfg.VersionCheckInterval <= 0 {
+		cfg.VersionCheckInterval = time.Second
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -166,7 +175,8 @@ func (p *Producer) startStream(ctx context.Context, tenantName string, r StartRe
 	job := &ProducerJob{
 		Kind: ProducerKindStream, TenantID: rec.ID, TenantName: rec.Name,
 		ConsumerClusterID: r.ConsumerClusterID, ConsumerTenantID: r.ConsumerTenantID,
-		ConsumerVersion: r.ConsumerVersion, StartTime: start, ProtectedTime: start,
+		ConsumerVersion: r.ConsumerVersion, ConsumerMaxFraming: r.MaxFraming,
+		StartTime: start, ProtectedTime: start,
 		ExpirationWindow: p.cfg.ExpirationWindow,
 		ExpiresAt:        now.Add(p.cfg.ExpirationWindow).UnixNano(),
 		Status:           ProducerRunning,
@@ -180,13 +190,13 @@ func (p *Producer) startStream(ctx context.Context, tenantName string, r StartRe
 	}
 	spec := StreamSpec{
 		StreamID: job.ID, SourceTenantID: rec.ID, SourceTenantName: rec.Name,
-		SourceClusterID: p.cfg.ClusterID, StartTime: start, FramingVersion: FramingVersion,
+		SourceClusterID: p.cfg.ClusterID, StartTime: start, FramingVersion: MaxFramingVersion,
 	}
-	if p.cfg.TenantVersion != nil {
-		if spec.SourceVersion, err = p.cfg.TenantVersion(ctx, rec.ID); err != nil {
-			return StreamSpec{}, err
-		}
+	v, err := p.tenantVersion(ctx, rec.ID)
+	if err != nil {
+		return StreamSpec{}, err
 	}
+	spec.SourceVersion = v.String()
 	return spec, nil
 }
 
@@ -307,22 +317,27 @@ func notRunning(j *ProducerJob) error {
 
 // HeartbeatReplicationStream is crdb_internal.replication_stream_heartbeat:
 // it moves the protection up (never down) to the consumer's retained time,
-// extends the expiration and returns the encoded StreamStatus. A stream
-// that is no longer running answers with its status rather than an error,
-// so the consumer learns why.
-func (p *Producer) HeartbeatReplicationStream(ctx context.Context, streamID int64, retainedTime string) ([]byte, error) {
-	retained, err := kv.ParseTimestamp(retainedTime)
+// records the consumer's version, extends the expiration and returns the
+// encoded StreamStatus with the source VC's version. A stream that is no
+// longer running answers with its status rather than an error, so the
+// consumer learns why. req is an encoded HeartbeatRequest (or a bare
+// retained time).
+func (p *Producer) HeartbeatReplicationStream(ctx context.Context, streamID int64, req string) ([]byte, error) {
+	r, err := DecodeHeartbeatRequest(req)
 	if err != nil {
-		return nil, pgerror.Wrapf(err, pgcode.InvalidParameterValue, "bad retained time")
+		return nil, pgerror.WithCandidateCode(err, pgcode.InvalidParameterValue)
 	}
-	st, err := p.heartbeat(ctx, streamID, retained)
+	if _, err := parseVersion(r.ConsumerVersion); err != nil {
+		return nil, err
+	}
+	st, err := p.heartbeat(ctx, streamID, r.RetainedTime, r.ConsumerVersion)
 	if err != nil {
 		return nil, err
 	}
 	return st.Encode(), nil
 }
 
-func (p *Producer) heartbeat(ctx context.Context, streamID int64, retained kv.Timestamp) (StreamStatus, error) {
+func (p *Producer) heartbeat(ctx context.Context, streamID int64, retained kv.Timestamp, consumerVersion string) (StreamStatus, error) {
 	j, err := p.Job(ctx, streamID)
 	if err != nil {
 		return StreamStatus{}, err
@@ -340,6 +355,9 @@ func (p *Producer) heartbeat(ctx context.Context, streamID int64, retained kv.Ti
 			if j.ProtectedTime.Less(retained) {
 				j.ProtectedTime = retained
 			}
+			if consumerVersion != "" {
+				j.ConsumerVersion = consumerVersion
+			}
 			j.ExpiresAt = p.cfg.Now().Add(j.ExpirationWindow).UnixNano()
 		}
 		out = *j
@@ -355,7 +373,11 @@ func (p *Producer) heartbeat(ctx context.Context, streamID int64, retained kv.Ti
 			return StreamStatus{}, err
 		}
 	}
-	return StreamStatus{Status: out.Status, ProtectedTime: out.ProtectedTime, ExpiresAt: out.ExpiresAt}, nil
+	v, err := p.tenantVersion(ctx, out.TenantID)
+	if err != nil {
+		return StreamStatus{}, err
+	}
+	return StreamStatus{Status: out.Status, ProtectedTime: out.ProtectedTime, ExpiresAt: out.ExpiresAt, SourceVersion: v.String()}, nil
 }
 
 // CompleteReplicationStream is crdb_internal.complete_replication_stream.

@@ -3,6 +3,7 @@ package replication
 import (
 	"bytes"
 	"context"
+	"time"
 
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgcode"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgerror"
@@ -46,6 +47,24 @@ func (p *Producer) StreamPartition(ctx context.Context, streamID int64, spec []b
 	if j.Kind != ProducerKindStream {
 		return pgerror.Newf(pgcode.ObjectNotInPrerequisiteState, "job %d is not a replication stream", streamID)
 	}
+	if _, err := parseVersion(ps.ConsumerVersion); err != nil {
+		return err
+	}
+	if ps.ConsumerVersion != "" || ps.MaxFraming != 0 {
+		// The consumer may have been upgraded (binary or system VC) since
+		// the stream started: what it says now is what counts.
+		if err := p.updateJob(ctx, streamID, func(j *ProducerJob) error {
+			if ps.ConsumerVersion != "" {
+				j.ConsumerVersion = ps.ConsumerVersion
+			}
+			if ps.MaxFraming != 0 {
+				j.ConsumerMaxFraming = ps.MaxFraming
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer p.registerStream(streamID, cancel)()
@@ -62,6 +81,9 @@ func (p *Producer) StreamPartition(ctx context.Context, streamID int64, spec []b
 		prefix:     tenant.Prefix(j.TenantID),
 		span:       tenantSpan(j.TenantID),
 		frameBytes: p.cfg.FrameBytes,
+	}
+	if err := s.checkVersions(ctx, j); err != nil {
+		return err
 	}
 	err = s.run(ctx, ps)
 	if ctx.Err() != nil {
@@ -81,6 +103,38 @@ type partitionStreamer struct {
 	span       kv.Span
 	frameBytes int
 	enc        FrameEncoder
+	// versionChecked is when checkVersions last ran.
+	versionChecked time.Time
+}
+
+// checkVersions applies the version rule to the source VC's version now
+// and the consumer's last known one (a mismatch ends the stream with the
+// 55000 refusal) and picks the framing of the frames that follow.
+func (s *partitionStreamer) checkVersions(ctx context.Context, j *ProducerJob) error {
+	s.versionChecked = time.Now()
+	source, err := s.p.tenantVersion(ctx, j.TenantID)
+	if err != nil {
+		return err
+	}
+	if err := checkVersionStrings(source.String(), j.ConsumerVersion); err != nil {
+		return err
+	}
+	s.enc.SetFraming(chooseFraming(source, j.ConsumerMaxFraming))
+	return nil
+}
+
+// maybeRecheckVersions re-reads both versions at most every
+// VersionCheckInterval; it is called right after a checkpoint frame, so a
+// new framing starts with the frame after a checkpoint.
+func (s *partitionStreamer) maybeRecheckVersions(ctx context.Context) error {
+	if time.Since(s.versionChecked) < s.p.cfg.VersionCheckInterval {
+		return nil
+	}
+	j, err := s.p.Job(ctx, s.job.ID)
+	if err != nil {
+		return err
+	}
+	return s.checkVersions(ctx, j)
 }
 
 func (s *partitionStreamer) flush() error {
@@ -196,6 +250,11 @@ func (s *partitionStreamer) follow(ctx context.Context, from kv.Timestamp) error
 		}
 		if sawCheckpoint || s.enc.Len() >= s.frameBytes {
 			if err := s.flush(); err != nil {
+				return err
+			}
+		}
+		if sawCheckpoint {
+			if err := s.maybeRecheckVersions(ctx); err != nil {
 				return err
 			}
 		}

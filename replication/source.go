@@ -4,8 +4,6 @@ import (
 	"context"
 	"io"
 	"sync"
-
-	"github.com/vcdb/vcdb/kv"
 )
 
 // Source is the consumer's view of a primary: the five internal statements
@@ -22,9 +20,9 @@ type Source interface {
 	// StreamPartition starts streaming; the FrameStream ends when ctx
 	// ends, on Close, or on error.
 	StreamPartition(ctx context.Context, streamID int64, spec PartitionSpec) (FrameStream, error)
-	// Heartbeat reports the consumer's retained time and returns the
-	// producer job's status.
-	Heartbeat(ctx context.Context, streamID int64, retained kv.Timestamp) (StreamStatus, error)
+	// Heartbeat reports the consumer's retained time and version and
+	// returns the producer job's status and the source VC's version.
+	Heartbeat(ctx context.Context, streamID int64, req HeartbeatRequest) (StreamStatus, error)
 	// Complete ends the producer job (successful: after a failover).
 	Complete(ctx context.Context, streamID int64, successful bool) error
 	// PriorDetails describes the source VC tenantName (failback checks).
@@ -129,8 +127,8 @@ func (c *chanFrameStream) Close() error {
 }
 
 // Heartbeat implements Source.
-func (s *InProcessSource) Heartbeat(ctx context.Context, streamID int64, retained kv.Timestamp) (StreamStatus, error) {
-	raw, err := s.P.HeartbeatReplicationStream(ctx, streamID, retained.String())
+func (s *InProcessSource) Heartbeat(ctx context.Context, streamID int64, req HeartbeatRequest) (StreamStatus, error) {
+	raw, err := s.P.HeartbeatReplicationStream(ctx, streamID, req.Encode())
 	if err != nil {
 		return StreamStatus{}, err
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgerror"
 	"github.com/cockroachdb/errors"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/vcdb/vcdb/kv"
 )
 
 // The stream protocol's statements, run on the primary's system VC. The SQL
@@ -121,9 +120,9 @@ func (s *PGSource) StartStream(ctx context.Context, tenantName string, req Start
 }
 
 // Heartbeat implements Source.
-func (s *PGSource) Heartbeat(ctx context.Context, streamID int64, retained kv.Timestamp) (StreamStatus, error) {
+func (s *PGSource) Heartbeat(ctx context.Context, streamID int64, req HeartbeatRequest) (StreamStatus, error) {
 	raw, err := s.query(ctx, StmtHeartbeat,
-		[][]byte{int8Param(streamID), []byte(retained.String())}, []uint32{oidInt8, oidText}, []int16{fmtText, fmtText})
+		[][]byte{int8Param(streamID), []byte(req.Encode())}, []uint32{oidInt8, oidText}, []int16{fmtText, fmtText})
 	if err != nil {
 		return StreamStatus{}, err
 	}

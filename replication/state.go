@@ -68,6 +68,9 @@ type Event struct {
 	Time   kv.Timestamp
 	Latest bool
 	Err    error
+	// Permanent (EvStreamError): retrying cannot help (a version
+	// mismatch), so the job pauses at once with Err as its last error.
+	Permanent bool
 }
 
 // ActionKind tells the run loop what to do next.
@@ -255,7 +258,7 @@ func (m *Machine) step(ev Event) error {
 		if ev.Err != nil {
 			m.LastError = ev.Err.Error()
 		}
-		if m.Retries > m.maxRetries() {
+		if m.Retries > m.maxRetries() || ev.Permanent {
 			m.Status = StatusPaused
 		} else {
 			m.Status = StatusError
@@ -345,6 +348,7 @@ func (m *Machine) requestFailover(ev Event) error {
 		if t.IsEmpty() {
 			t = m.StartTime
 		}
+		t = cleanLatest(t, m.RetainedTime)
 	}
 	if t.IsEmpty() {
 		return pgerror.New(pgcode.InvalidParameterValue, "failover time must be set")
@@ -371,6 +375,21 @@ func (m *Machine) requestFailover(ev Event) error {
 		m.Status = StatusPendingFailover
 	}
 	return nil
+}
+
+// cleanLatest is the failover time TO LATEST reports for the replicated
+// time t: t floored to its wall nanosecond with logical 0, as CockroachDB
+// shows it (`….0000000000`), rather than a checkpoint's raw HLC such as
+// `….2147483647` (a resolved time is often the maximum logical below a
+// commit). The floor is still ≤ the replicated time, so everything at it
+// is here; it is kept only if it is not below the retained time (the
+// earliest valid failover time), else t is used as it is.
+func cleanLatest(t, retained kv.Timestamp) kv.Timestamp {
+	floor := kv.Timestamp{WallTime: t.WallTime}
+	if floor.IsEmpty() || floor.Less(retained) {
+		return t
+	}
+	return floor
 }
 
 // RetainedTimeFor returns where the consumer's protection should stand:

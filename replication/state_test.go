@@ -2,6 +2,7 @@ package replication
 
 import (
 	"errors"
+	"math"
 	"math/rand"
 	"testing"
 	"time"
@@ -120,6 +121,22 @@ func TestMachineFailoverLatestAndFromPause(t *testing.T) {
 	}
 	if m.Status != StatusFailingOver || m.FailoverTime != ts(40) {
 		t.Fatalf("%+v", m)
+	}
+	// LATEST reports a clean time: the replicated time's wall nanosecond
+	// with logical 0 (polish item 14), never above the replicated time and
+	// never below the retained time.
+	rt := kv.Timestamp{WallTime: 1700000004704, Logical: math.MaxInt32}
+	m = Machine{Status: StatusReplicating, StartTime: ts(10), RetainedTime: ts(10), ScanDone: true, ReplicatedTime: rt}
+	if err := m.Step(Event{Type: EvFailover, Latest: true}); err != nil {
+		t.Fatal(err)
+	}
+	if want := (kv.Timestamp{WallTime: rt.WallTime}); m.FailoverTime != want || m.Status != StatusFailingOver {
+		t.Fatalf("failover time %s (%s), want %s", m.FailoverTime, m.Status, want)
+	}
+	retained := kv.Timestamp{WallTime: rt.WallTime, Logical: 5}
+	m = Machine{Status: StatusReplicating, StartTime: ts(10), RetainedTime: retained, ScanDone: true, ReplicatedTime: rt}
+	if err := m.Step(Event{Type: EvFailover, Latest: true}); err != nil || m.FailoverTime != rt {
+		t.Fatalf("failover time %s below the retained time %s: %v", m.FailoverTime, retained, err)
 	}
 	// A future time unpauses the job.
 	m = Machine{Status: StatusPaused, StartTime: ts(10), RetainedTime: ts(10), ScanDone: true, ReplicatedTime: ts(40)}

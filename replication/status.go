@@ -141,6 +141,12 @@ type TenantMetrics struct {
 	// CutoverProgress: physical_replication_cutover_progress (revert
 	// chunks in progress; 0 when no revert runs).
 	CutoverProgress int64
+	// FramingVersion: physical_replication_framing_version (the stream
+	// framing of the last frame received; 0 before any).
+	FramingVersion int64
+	// ChecksummedFrames: physical_replication_checksummed_frames (framing
+	// v2 frames whose CRC-32C verified).
+	ChecksummedFrames int64
 }
 
 // Metrics returns a snapshot of every running consumer job's metrics,
@@ -164,6 +170,8 @@ func (c *Consumer) Metrics() []TenantMetrics {
 			ResolvedEventsIngested: j.metrics.resolvedEvents.Load(),
 			Flushes:                j.metrics.flushes.Load(),
 			CutoverProgress:        j.metrics.cutoverProgress.Load(),
+			FramingVersion:         j.metrics.framing.Load(),
+			ChecksummedFrames:      j.metrics.checksummedFrames.Load(),
 		}
 		if j.metrics.running.Load() {
 			m.Running = 1

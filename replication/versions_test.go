@@ -7,32 +7,91 @@ import (
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgcode"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgerror"
 	"github.com/cockroachdb/crlib/testutils/leaktest"
+	"github.com/vcdb/vcdb/kv"
 	"github.com/vcdb/vcdb/tenant"
 )
 
-// TestVersionHooks: the source's VC version reaches the standby's check,
-// whose refusal fails CREATE synchronously, creates nothing and ends the
-// source's producer job; the standby's version reaches the producer job.
-func TestVersionHooks(t *testing.T) {
+// TestCheckVersions: a standby replicates a source VC at its own version
+// or the release before (CONTRACT §6); anything else is 55000, marked as a
+// version mismatch; unknown versions are not checked.
+func TestCheckVersions(t *testing.T) {
+	for _, tc := range []struct {
+		source, standby string
+		ok              bool
+	}{
+		{"25.2", "25.2", true},
+		{"25.1", "25.2", true},
+		{"24.3", "25.1", true},
+		{"25.4", "26.1", true},
+		{"", "25.2", true},
+		{"25.2", "", true},
+		{"25.3", "25.2", false}, // newer than the standby
+		{"26.1", "25.4", false},
+		{"24.3", "25.2", false}, // two releases behind
+		{"24.2", "25.1", false},
+		{"garbage", "25.2", false},
+	} {
+		err := checkVersionStrings(tc.source, tc.standby)
+		if (err == nil) != tc.ok {
+			t.Errorf("source %q, standby %q: %v, want ok=%t", tc.source, tc.standby, err, tc.ok)
+		}
+		if err == nil {
+			continue
+		}
+		code := pgerror.GetPGCode(err)
+		if tc.source == "garbage" {
+			if code != pgcode.InvalidParameterValue {
+				t.Errorf("source %q: code %s", tc.source, code)
+			}
+			continue
+		}
+		if code != pgcode.ObjectNotInPrerequisiteState || !IsVersionMismatch(err) {
+			t.Errorf("source %q, standby %q: code %s, mismatch %t", tc.source, tc.standby, code, IsVersionMismatch(err))
+		}
+	}
+}
+
+// TestChooseFraming: v2 needs both the source VC at 25.2 and a consumer
+// that decodes it.
+func TestChooseFraming(t *testing.T) {
+	v251, v252 := tenant.Version{Year: 25, Release: 1}, tenant.Version{Year: 25, Release: 2}
+	for _, tc := range []struct {
+		source tenant.Version
+		max    byte
+		want   byte
+	}{
+		{v252, FramingV2, FramingV2},
+		{v251, FramingV2, FramingV1},
+		{v252, FramingV1, FramingV1},
+		{v252, 0, FramingV1},
+		{tenant.Version{}, FramingV2, FramingV1},
+		{tenant.Version{Year: 26, Release: 1}, FramingV2, FramingV2},
+	} {
+		if got := chooseFraming(tc.source, tc.max); got != tc.want {
+			t.Errorf("source %s, consumer max %d: v%d, want v%d", tc.source, tc.max, got, tc.want)
+		}
+	}
+	if SupportedFraming() != FramingV2 || tenant.Binary().Less(FramingV2ClusterVersion) {
+		t.Fatalf("a %s binary supports framing v%d", tenant.Binary(), SupportedFraming())
+	}
+}
+
+// TestVersionRefusalAtCreate: the source's VC version reaches the
+// standby's check, whose refusal fails CREATE synchronously, creates
+// nothing and ends the source's producer job; the standby's version
+// reaches the producer job.
+func TestVersionRefusalAtCreate(t *testing.T) {
 	t.Cleanup(leaktest.AfterTest(t))
 	env := newTestEnv(t, defaultEnvOptions())
 	p := env.addCluster("primary")
-	p.createVC("main")
-	p.producer.cfg.TenantVersion = func(context.Context, tenant.ID) (string, error) { return "26.1", nil }
+	id := p.createVC("main")
+	p.setVersion(id, tenant.Version{Year: 26, Release: 1})
 	s := env.addCluster("standby")
-	var seen string
-	s.consumer.cfg.Version = "25.2"
-	s.consumer.cfg.Hooks.CheckSourceVersion = func(v string) error {
-		seen = v
-		if v != "25.2" {
-			return pgerror.Newf(pgcode.ObjectNotInPrerequisiteState, "source virtual cluster version %s is newer than this cluster's 25.2", v)
-		}
-		return nil
-	}
+	s.setVersion(tenant.SystemID, tenant.Version{Year: 25, Release: 2})
 	ctx := context.Background()
 	_, err := s.consumer.Create(ctx, CreateRequest{TenantName: "main", SourceTenantName: "main", SourceURI: "inproc://primary"})
-	if pgerror.GetPGCode(err) != pgcode.ObjectNotInPrerequisiteState || seen != "26.1" {
-		t.Fatalf("got %v, seen %q", err, seen)
+	if pgerror.GetPGCode(err) != pgcode.ObjectNotInPrerequisiteState || !IsVersionMismatch(err) {
+		t.Fatalf("got %v", err)
 	}
 	if _, err := s.records.GetByName(ctx, nil, "main"); pgerror.GetPGCode(err) != pgcode.UndefinedObject {
 		t.Fatalf("a refused CREATE left a VC behind: %v", err)
@@ -41,10 +100,29 @@ func TestVersionHooks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(jobs) != 1 || jobs[0].Status != ProducerFailed || jobs[0].ConsumerVersion != "25.2" {
+	if len(jobs) != 1 || jobs[0].Status != ProducerFailed || jobs[0].ConsumerVersion != "25.2" || jobs[0].ConsumerMaxFraming != FramingV2 {
 		t.Fatalf("producer jobs %+v", jobs)
 	}
 	if len(p.eng.ProtectedTimestamps()) != 0 {
 		t.Fatal("the abandoned stream still protects the source")
+	}
+}
+
+// TestHeartbeatRequestWire: the JSON form round-trips, and a bare
+// retained time (a peer that sends only that) is still understood.
+func TestHeartbeatRequestWire(t *testing.T) {
+	ts := kv.Timestamp{WallTime: 1700000000000000000, Logical: 3}
+	r, err := DecodeHeartbeatRequest(HeartbeatRequest{RetainedTime: ts, ConsumerVersion: "25.2"}.Encode())
+	if err != nil || r.RetainedTime != ts || r.ConsumerVersion != "25.2" {
+		t.Fatalf("%+v %v", r, err)
+	}
+	r, err = DecodeHeartbeatRequest(ts.String())
+	if err != nil || r.RetainedTime != ts || r.ConsumerVersion != "" {
+		t.Fatalf("%+v %v", r, err)
+	}
+	for _, bad := range []string{"", "{", `{"consumer_version":"25.2"}`, "x"} {
+		if _, err := DecodeHeartbeatRequest(bad); err == nil {
+			t.Errorf("%q decoded", bad)
+		}
 	}
 }

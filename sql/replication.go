@@ -2,7 +2,6 @@ package sql
 
 import (
 	"context"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -54,10 +53,6 @@ type ReplicationKnobs struct {
 // initReplication makes the producer and the consumer; startReplication
 // starts them once the services are up.
 func (h *Host) initReplication(ctx context.Context) error {
-	sysVersion, err := h.clusterVersion(ctx, tenant.SystemID)
-	if err != nil {
-		return err
-	}
 	pcfg := replication.ProducerConfig{
 		Engine: h.kv, Records: h.store, ClusterID: h.clusterID,
 		TenantVersion: h.clusterVersion,
@@ -68,13 +63,12 @@ func (h *Host) initReplication(ctx context.Context) error {
 	h.producer = replication.NewProducer(pcfg)
 	ccfg := replication.ConsumerConfig{
 		Engine: h.kv, Records: h.store, ClusterID: h.clusterID,
-		Version:  sysVersion,
-		Producer: h.producer,
-		Dial:     h.dialSource,
+		TenantVersion: h.clusterVersion,
+		Producer:      h.producer,
+		Dial:          h.dialSource,
 		Hooks: replication.ConsumerHooks{
-			CheckSourceVersion: func(src string) error { return checkSourceVersion(src, sysVersion) },
-			ReaderActivated:    h.startReaderService,
-			DropReader:         h.dropReader,
+			ReaderActivated: h.startReaderService,
+			DropReader:      h.dropReader,
 		},
 	}
 	if f := h.cfg.Replication.Consumer; f != nil {
@@ -147,76 +141,23 @@ func (h *Host) resolveExternalURI(ctx context.Context, uri string) (string, erro
 	return ec.URI, nil
 }
 
-// clusterVersion returns VC id's cluster version (its version setting).
-func (h *Host) clusterVersion(ctx context.Context, id tenant.ID) (string, error) {
+// clusterVersion returns VC id's cluster version (its version setting,
+// read now: an operator may have finalized it a moment ago). The
+// replication producer and consumer call it for the source VC's and the
+// standby system VC's versions (replication/versions.go).
+func (h *Host) clusterVersion(ctx context.Context, id tenant.ID) (tenant.Version, error) {
 	txn := h.kv.Begin(kv.TxnOptions{ReadOnly: true})
 	defer txn.Rollback()
 	v, found, err := catalog.GetSetting(ctx, txn, catalog.Keys{Prefix: tenant.Prefix(id)}, catalog.VersionSetting)
 	if err != nil {
-		return "", err
+		return tenant.Version{}, err
 	}
-	if !found {
-		v = catalog.BootstrapClusterVersion
+	if !found || v == "" {
+		// A VC that records no version (being created or replicated in:
+		// its setting arrives with its data) is not checked.
+		return tenant.Version{}, nil
 	}
-	return v, nil
-}
-
-// checkSourceVersion refuses a source VC whose cluster version a standby
-// whose system VC is at standby cannot replicate: the source must be at
-// the standby's version or the release before it (CONTRACT §6, SQLSTATE
-// 55000). An unknown source version (an old producer) is accepted.
-func checkSourceVersion(source, standby string) error {
-	if source == "" || source == standby || source == previousRelease(standby) {
-		return nil
-	}
-	if newer, ok := versionLess(standby, source); ok && newer {
-		return pgerror.Newf(pgcode.ObjectNotInPrerequisiteState,
-			"cannot replicate a virtual cluster at version %s into this standby at version %s: the source is newer than the standby; upgrade the standby first",
-			source, standby)
-	}
-	return pgerror.Newf(pgcode.ObjectNotInPrerequisiteState,
-		"cannot replicate a virtual cluster at version %s into this standby at version %s: the standby may be at most one release ahead of the source",
-		source, standby)
-}
-
-// parseRelease parses "YY.N".
-func parseRelease(v string) (year, n int, ok bool) {
-	y, r, found := strings.Cut(v, ".")
-	if !found {
-		return 0, 0, false
-	}
-	yi, err1 := strconv.Atoi(y)
-	ri, err2 := strconv.Atoi(r)
-	return yi, ri, err1 == nil && err2 == nil
-}
-
-// previousRelease is the release before v in CockroachDB's numbering,
-// which vcdb's cluster versions follow: 24.1–24.3, then four releases a
-// year from 2025 (25.1–25.4). "" when v does not parse.
-func previousRelease(v string) string {
-	y, n, ok := parseRelease(v)
-	if !ok {
-		return ""
-	}
-	switch {
-	case n > 1:
-		return strconv.Itoa(y) + "." + strconv.Itoa(n-1)
-	case y <= 25:
-		return strconv.Itoa(y-1) + ".3"
-	default:
-		return strconv.Itoa(y-1) + ".4"
-	}
-}
-
-// versionLess reports whether a < b; ok is false when either does not
-// parse.
-func versionLess(a, b string) (less, ok bool) {
-	ay, an, ok1 := parseRelease(a)
-	by, bn, ok2 := parseRelease(b)
-	if !ok1 || !ok2 {
-		return false, false
-	}
-	return ay < by || ay == by && an < bn, true
+	return tenant.ParseVersion(v)
 }
 
 // readerReadOnlyAt returns the timestamp function of the read-only VC rec

@@ -2,38 +2,7 @@ package sql
 
 import (
 	"testing"
-
-	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgcode"
-	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgerror"
 )
-
-// TestCheckSourceVersion: a standby replicates a source VC at its own
-// version or the release before (CONTRACT §6); anything else is 55000.
-func TestCheckSourceVersion(t *testing.T) {
-	for _, tc := range []struct {
-		source, standby string
-		ok              bool
-	}{
-		{"25.2", "25.2", true},
-		{"25.1", "25.2", true},
-		{"24.3", "25.1", true},
-		{"25.4", "26.1", true},
-		{"", "25.2", true},
-		{"25.3", "25.2", false}, // newer than the standby
-		{"26.1", "25.4", false},
-		{"24.3", "25.2", false}, // two releases behind
-		{"24.2", "25.1", false},
-		{"garbage", "25.2", false},
-	} {
-		err := checkSourceVersion(tc.source, tc.standby)
-		if (err == nil) != tc.ok {
-			t.Errorf("source %q, standby %q: %v, want ok=%t", tc.source, tc.standby, err, tc.ok)
-		}
-		if err != nil && pgerror.GetPGCode(err) != pgcode.ObjectNotInPrerequisiteState {
-			t.Errorf("source %q, standby %q: code %s", tc.source, tc.standby, pgerror.GetPGCode(err))
-		}
-	}
-}
 
 // TestMentionsReadVirtualCluster: the option is found as tokens, whatever
 // the case and spacing, and never inside a string or a name.
