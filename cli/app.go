@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+	"github.com/vcdb/vcdb/tenant"
 )
 
 // Main runs the vcdb command line with args (os.Args) and returns the process
@@ -79,9 +80,10 @@ func checkCommand(app *cli.App, args []string) error {
 func versionCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "version",
-		Usage: "print the binary version",
+		Usage: "print the binary version and the cluster versions it runs",
 		Action: func(c *cli.Context) error {
-			fmt.Fprintf(c.App.Writer, "vcdb %s\n", BinaryVersion)
+			fmt.Fprintf(c.App.Writer, "vcdb %s\n", tenant.BinaryString())
+			fmt.Fprintf(c.App.Writer, "cluster versions: %s, %s\n", tenant.MinSupported(), tenant.Binary())
 			return nil
 		},
 	}

@@ -111,9 +111,10 @@ const (
 // leaves at worst a record saying shared or stopping for a VC without a
 // service, which NewHost repairs.
 //
-// Goroutines: the Host owns the drop job (host_drop.go) and the
-// replication producer's and consumer's goroutines (replication.go), all
-// started by NewHost and stopped by Close.
+// Goroutines: the Host owns the drop job (host_drop.go), the
+// auto-finalizer of the system VC's cluster version (version_finalize.go)
+// and the replication producer's and consumer's goroutines
+// (replication.go), all started by NewHost and stopped by Close.
 type Host struct {
 	cfg      HostConfig
 	kv       *kv.Engine
@@ -144,12 +145,17 @@ type Host struct {
 	// (replication.go).
 	producer *replication.Producer
 	consumer *replication.Consumer
+
+	// autoFinal finalizes the system VC to the binary's release.
+	autoFinal autoFinalizer
 }
 
 // NewHost bootstraps the VC records and the system VC's catalog, starts the
 // system VC's service, starts the service of every VC whose record says
 // shared (so services come back after a restart), and starts the drop
-// job.
+// job and the auto-finalizer. A store this binary cannot run (its cluster
+// version is newer than the binary, or older than the release before it)
+// is refused with a *StoreVersionError before anything is written.
 func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 	if cfg.KV == nil {
 		return nil, errors.New("sql: HostConfig.KV is required")
@@ -159,6 +165,9 @@ func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 	}
 	if cfg.StopTimeout <= 0 {
 		cfg.StopTimeout = DefaultStopTimeout
+	}
+	if err := checkStoreVersion(ctx, cfg.KV); err != nil {
+		return nil, err
 	}
 	h := &Host{
 		cfg:      cfg,
@@ -207,6 +216,7 @@ func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 		h.stopAll(ctx)
 		return nil, err
 	}
+	h.startAutoFinalizer()
 	return h, nil
 }
 
@@ -251,7 +261,9 @@ func (h *Host) Close(ctx context.Context) {
 	// services, and stream from other clusters; nothing of it may outlive
 	// the services or the engine. Then the drop job: it writes records and
 	// must not race the stop of the services below or outlive the engine
-	// its owner closes next.
+	// its owner closes next. The auto-finalizer, which writes the system
+	// VC's version, stops before all of them.
+	h.stopAutoFinalizer()
 	h.stopReplication()
 	h.stopDropJob()
 	h.stopAll(ctx)
@@ -476,8 +488,13 @@ func (h *Host) setSystemSetting(ctx context.Context, name, value string) error {
 // settingChanged is called after a cluster setting of the system VC
 // committed.
 func (h *Host) settingChanged(ctx context.Context, name string) error {
-	if name == settingDefaultTargetCluster {
+	switch name {
+	case settingDefaultTargetCluster:
 		return h.loadDefaultTarget(ctx)
+	case settingPreserveDowngrade, settingAutoUpgrade:
+		// Resetting the option (or enabling auto-upgrade) lets the
+		// system VC finalize now, as in CockroachDB.
+		h.wakeAutoFinalizer()
 	}
 	return nil
 }

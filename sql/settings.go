@@ -77,7 +77,9 @@ func registerSettings(ss ...*clusterSetting) {
 
 func init() {
 	registerSettings(
-		&clusterSetting{name: catalog.VersionSetting, kind: settingString, def: catalog.BootstrapClusterVersion,
+		// The version setting's default is never read: every VC stores its
+		// own (catalog.Bootstrap, version.go).
+		&clusterSetting{name: catalog.VersionSetting, kind: settingString, def: "",
 			description: "set the active cluster version in the format '<major>.<minor>'"},
 		&clusterSetting{name: settingDefaultTargetCluster, kind: settingString, def: tenant.SystemName, systemOnly: true,
 			description: "virtual cluster that connections naming none are routed to"},
@@ -163,6 +165,12 @@ func (s *Session) settingValueText(ctx context.Context, e tree.Expr, args tree.D
 	if _, isDefault := e.(tree.DefaultVal); isDefault || e == nil {
 		return "", false, nil
 	}
+	// The evaluator has no crdb_internal.node_executable_version(); the
+	// CockroachDB idiom SET CLUSTER SETTING version =
+	// crdb_internal.node_executable_version() is recognised here.
+	if isNodeExecutableVersionCall(e) {
+		return tenant.Binary().String(), true, nil
+	}
 	v, err := s.varValue(ctx, e, args)
 	if err != nil {
 		return "", false, err
@@ -177,6 +185,9 @@ func (s *Session) execSetClusterSetting(ctx context.Context, t *tree.SetClusterS
 	if s.txn.mode != txnIdle {
 		return nil, pgerror.Newf(pgcode.ActiveSQLTransaction,
 			"SET CLUSTER SETTING cannot be used inside a multi-statement transaction")
+	}
+	if err := s.refuseReadOnlyVersion(t.Name); err != nil {
+		return nil, err
 	}
 	if err := s.checkWritable(t); err != nil {
 		return nil, err
@@ -208,8 +219,15 @@ func (s *Session) execSetClusterSetting(ctx context.Context, t *tree.SetClusterS
 		if err := requireSystemPrivilege(s.principal(snap), privilege.MODIFYCLUSTERSETTING); err != nil {
 			return err
 		}
-		if cs.name == catalog.VersionSetting {
-			return s.checkVersionChange(stmtCtx, txn, value, set)
+		switch cs.name {
+		case catalog.VersionSetting:
+			return s.setClusterVersion(stmtCtx, txn, value, set)
+		case settingPreserveDowngrade:
+			if set && value != "" {
+				if err := s.checkPreserveDowngrade(stmtCtx, txn, value); err != nil {
+					return err
+				}
+			}
 		}
 		if !set {
 			return catalog.DeleteSetting(txn, s.srv.keys, cs.name)
@@ -227,24 +245,6 @@ func (s *Session) execSetClusterSetting(ctx context.Context, t *tree.SetClusterS
 	return &bufferedResult{tag: "SET CLUSTER SETTING"}, nil
 }
 
-// checkVersionChange accepts SET CLUSTER SETTING version only to the
-// version the VC is at: finalizing upgrades is the versions work's (issue
-// 8), which replaces this check.
-func (s *Session) checkVersionChange(ctx context.Context, txn *kv.Txn, value string, set bool) error {
-	cur, found, err := catalog.GetSetting(ctx, txn, s.srv.keys, catalog.VersionSetting)
-	if err != nil {
-		return err
-	}
-	if !found {
-		cur = catalog.BootstrapClusterVersion
-	}
-	if !set || value == cur {
-		return nil
-	}
-	return pgerror.Newf(pgcode.FeatureNotSupported,
-		"cannot change the cluster version from %s to %s: upgrades are not supported by this binary", cur, value)
-}
-
 // effectiveSetting returns the value of setting cs in this server's VC as
 // of txn: override, ALL override, stored value, default.
 func (s *Server) effectiveSetting(ctx context.Context, txn *kv.Txn, cs *clusterSetting) (string, error) {
@@ -257,9 +257,10 @@ func (s *Server) effectiveSetting(ctx context.Context, txn *kv.Txn, cs *clusterS
 
 // effectiveSetting returns the value of cs in VC id (whose catalog keys
 // are keys) as of txn; h is nil for the system VC, which has no
-// overrides.
+// overrides. The version is never overridden: it is the VC's own active
+// version.
 func effectiveSetting(ctx context.Context, txn *kv.Txn, h *Host, id tenant.ID, keys catalog.Keys, cs *clusterSetting) (string, error) {
-	if h != nil {
+	if h != nil && cs.name != catalog.VersionSetting {
 		if v, ok, err := h.settingOverride(ctx, txn, id, cs.name); err != nil || ok {
 			return v, err
 		}

@@ -2,7 +2,6 @@ package sql
 
 import (
 	"context"
-	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -474,11 +473,4 @@ func (s *Session) settingForFunc(name string) (string, bool) {
 const (
 	serverVersion    = "13.0.0"
 	serverVersionNum = "130000"
-	// BinaryVersion is vcdb's release.
-	BinaryVersion = "v0.1.0"
 )
-
-// versionText is version()'s result.
-var versionText = fmt.Sprintf("vcdb %s (CockroachDB-compatible SQL, PostgreSQL %s wire protocol)", BinaryVersion, serverVersion)
-
-func versionString() string { return versionText }

@@ -3,6 +3,7 @@ package tenant
 import (
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/cockroachdb/errors"
 )
@@ -29,14 +30,34 @@ var binaryRelease = Version{Year: 25, Release: 2}
 // compiled release, which `vcdb version` shows.
 var binaryVersionOverride string
 
+// testingBinary, when set, replaces the linked release for in-process
+// tests (TestingSetBinaryVersion). It is atomic because a Host's
+// goroutines (the auto-finalizer) read Binary while a test switches
+// releases between restarts.
+var testingBinary atomic.Pointer[Version]
+
 // Binary is this binary's release.
 func Binary() Version {
+	if v := testingBinary.Load(); v != nil {
+		return *v
+	}
 	if binaryVersionOverride != "" {
 		if v, err := ParseVersion(binaryVersionOverride); err == nil {
 			return v
 		}
 	}
 	return binaryRelease
+}
+
+// TestingSetBinaryVersion makes this process behave as a binary of
+// release v (Binary, MinSupported, Supports and every version string
+// derived from them) until restore is called. It is for in-process tests
+// that open a store as one release and reopen it as another; a real
+// previous-release binary is built with the link-time override instead.
+// Calls must not overlap (restore undoes one call).
+func TestingSetBinaryVersion(v Version) (restore func()) {
+	prev := testingBinary.Swap(&v)
+	return func() { testingBinary.Store(prev) }
 }
 
 // BinaryString is the binary's version as `vcdb version` prints it:

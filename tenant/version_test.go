@@ -65,3 +65,26 @@ func TestBinaryOverride(t *testing.T) {
 		t.Fatal("an unparsable override is ignored")
 	}
 }
+
+// TestTestingSetBinaryVersion: the in-process override changes the
+// binary's release and what it supports, and restore brings back the
+// previous one (nested calls restore in order).
+func TestTestingSetBinaryVersion(t *testing.T) {
+	orig := Binary()
+	restore := TestingSetBinaryVersion(Version{25, 1})
+	if Binary() != (Version{25, 1}) || BinaryString() != "v25.1.0" || !Supports(Version{24, 3}) || Supports(Version{25, 2}) {
+		t.Fatalf("as 25.1: %v %s", Binary(), BinaryString())
+	}
+	restore2 := TestingSetBinaryVersion(Version{25, 3})
+	if Binary() != (Version{25, 3}) || MinSupported() != (Version{25, 2}) {
+		t.Fatalf("as 25.3: %v min %v", Binary(), MinSupported())
+	}
+	restore2()
+	if Binary() != (Version{25, 1}) {
+		t.Fatalf("after the inner restore: %v", Binary())
+	}
+	restore()
+	if Binary() != orig {
+		t.Fatalf("after restore: %v, want %v", Binary(), orig)
+	}
+}

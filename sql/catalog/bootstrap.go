@@ -1,9 +1,12 @@
 package catalog
 
 import (
+	"bytes"
 	"context"
 
+	"github.com/cockroachdb/errors"
 	"github.com/vcdb/vcdb/kv"
+	"github.com/vcdb/vcdb/tenant"
 )
 
 // Ids of the bootstrapped databases and their public schemas, as CockroachDB
@@ -18,10 +21,50 @@ const (
 // VersionSetting is the cluster setting holding a VC's cluster version.
 const VersionSetting = "version"
 
-// BootstrapClusterVersion is the cluster version a fresh VC starts at: the
-// release this binary implements (CockroachDB v25.2's SQL surface). The
-// versions work (issue 8) moves it with the binary.
-const BootstrapClusterVersion = "25.2"
+// BootstrapClusterVersion is this binary's release as text, kept for
+// callers that need a fallback for a VC without a stored version (every
+// bootstrapped VC has one). New code reads ClusterVersion and uses
+// tenant.Binary.
+//
+// Deprecated: use ClusterVersion and tenant.Binary; this value is fixed at
+// start-up, so it ignores tenant.TestingSetBinaryVersion.
+var BootstrapClusterVersion = tenant.Binary().String()
+
+// ClusterVersion reads the cluster version of the VC whose catalog keys are
+// keys (its version setting). found is false for a VC without a catalog
+// yet; a stored value that does not parse is an error (the store was
+// written by something that is not vcdb).
+func ClusterVersion(ctx context.Context, txn *kv.Txn, keys Keys) (v tenant.Version, found bool, err error) {
+	s, found, err := GetSetting(ctx, txn, keys, VersionSetting)
+	if err != nil || !found {
+		return tenant.Version{}, false, err
+	}
+	v, err = tenant.ParseVersion(s)
+	if err != nil {
+		return tenant.Version{}, false, errors.Wrap(err, "reading the cluster version")
+	}
+	return v, true, nil
+}
+
+// SystemKeys are the system VC's catalog keys.
+func SystemKeys() Keys { return Keys{Prefix: tenant.Prefix(tenant.SystemID)} }
+
+// bootstrapVersion is the cluster version a fresh VC starts at: the
+// binary's release for the system VC (a fresh store), and the system VC's
+// active version for an application VC, so that an application VC is never
+// ahead of its system VC (a 25.2 binary whose system VC is still at 25.1
+// creates 25.1 VCs).
+func bootstrapVersion(ctx context.Context, txn *kv.Txn, keys Keys) (tenant.Version, error) {
+	sys := SystemKeys()
+	if bytes.Equal(keys.Prefix, sys.Prefix) {
+		return tenant.Binary(), nil
+	}
+	v, found, err := ClusterVersion(ctx, txn, sys)
+	if err != nil || found {
+		return v, err
+	}
+	return tenant.Binary(), nil
+}
 
 // Bootstrap writes a fresh VC's catalog in txn, unless the catalog version
 // key already exists: databases defaultdb and postgres with their public
@@ -64,7 +107,11 @@ func Bootstrap(ctx context.Context, txn *kv.Txn, keys Keys) (bool, error) {
 	}
 	// The VC's cluster version lives in its own span, so a replicated VC
 	// carries it.
-	if err := PutSetting(txn, keys, VersionSetting, BootstrapClusterVersion); err != nil {
+	version, err := bootstrapVersion(ctx, txn, keys)
+	if err != nil {
+		return false, err
+	}
+	if err := PutSetting(txn, keys, VersionSetting, version.String()); err != nil {
 		return false, err
 	}
 	return true, nil
