@@ -67,7 +67,7 @@ func (p *planner) requireTablePrivileges(t *catalog.Table, kinds ...privilege.Ki
 	for _, k := range kinds {
 		if !pr.HasPrivilege(t.Owner, t.Privileges, k) {
 			return pgerror.Newf(pgcode.InsufficientPrivilege,
-				"user %s does not have %s privilege on relation %s", pr.Name, k.DisplayName(), t.Name)
+				"user %s does not have %s privilege on relation %s", pr.Name, privilegeName(k), t.Name)
 		}
 	}
 	return nil
@@ -78,7 +78,7 @@ func (p *planner) requireDatabasePrivilege(db *catalog.Database, kind privilege.
 	pr := p.principal()
 	if !pr.HasPrivilege(db.Owner, db.Privileges, kind) {
 		return pgerror.Newf(pgcode.InsufficientPrivilege,
-			"user %s does not have %s privilege on database %s", pr.Name, kind.DisplayName(), db.Name)
+			"user %s does not have %s privilege on database %s", pr.Name, privilegeName(kind), db.Name)
 	}
 	return nil
 }
@@ -90,7 +90,7 @@ func requireSystemPrivilege(pr *catalog.Principal, kind privilege.Kind) error {
 		return nil
 	}
 	return pgerror.Newf(pgcode.InsufficientPrivilege,
-		"user %s does not have %s system privilege", pr.Name, kind.DisplayName())
+		"user %s does not have %s system privilege", pr.Name, privilegeName(kind))
 }
 
 // requireAnySystemPrivilege checks that the user is an admin or holds one

@@ -17,6 +17,51 @@ import (
 // vcdb has no WITH GRANT OPTION: the owner of an object and admins may
 // grant on it.
 
+// viewSystemData is the contract's (and CockroachDB v25.2's) name of the
+// system privilege that lets a user read system data. Parser v0.25.2 knows
+// that privilege only by its older name VIEWSYSTEMTABLE and refuses
+// VIEWSYSTEMDATA as "not a valid privilege" while parsing GRANT and REVOKE.
+const viewSystemData = "VIEWSYSTEMDATA"
+
+// init teaches the parser the name VIEWSYSTEMDATA. The grammar resolves
+// privilege names through privilege.ByDisplayName, a map the privilege
+// package fills in its own init and only reads afterwards; adding the one
+// alias here (before any statement is parsed, so without a data race)
+// makes GRANT|REVOKE SYSTEM VIEWSYSTEMDATA parse to the same Kind as
+// VIEWSYSTEMTABLE, which stays accepted as an alias. This was preferred
+// over rewriting the statement text before parsing, which would need its
+// own lexer to avoid touching identifiers, strings and comments.
+// Everything vcdb shows names the privilege VIEWSYSTEMDATA
+// (privilegeName).
+func init() {
+	privilege.ByDisplayName[privilege.KindDisplayName(viewSystemData)] = privilege.VIEWSYSTEMTABLE
+}
+
+// privilegeName is the name shown for a privilege: its display name, but
+// VIEWSYSTEMDATA for the kind parser v0.25.2 calls VIEWSYSTEMTABLE.
+func privilegeName(k privilege.Kind) string {
+	if k == privilege.VIEWSYSTEMTABLE {
+		return viewSystemData
+	}
+	return string(k.DisplayName())
+}
+
+// validatePrivileges is privilege.ValidatePrivileges with the privilege
+// named by privilegeName in its error.
+func validatePrivileges(privs privilege.List, ot privilege.ObjectType) error {
+	valid, err := privilege.GetValidPrivilegesForObject(ot)
+	if err != nil {
+		return err
+	}
+	for _, k := range privs {
+		if valid.ToBitField()&k.Mask() == 0 {
+			return pgerror.Newf(pgcode.InvalidGrantOperation,
+				"invalid privilege type %s for %s", privilegeName(k), ot)
+		}
+	}
+	return nil
+}
+
 // privilegeBits returns the bit set of a privilege list; ALL stands alone.
 func privilegeBits(l privilege.List) uint64 {
 	if l.Contains(privilege.ALL) {
@@ -94,7 +139,7 @@ func (d *ddl) execGrant(ctx context.Context, privs privilege.List, targets tree.
 	bits := privilegeBits(privs)
 	switch {
 	case targets.System:
-		if err := privilege.ValidatePrivileges(privs, privilege.Global); err != nil {
+		if err := validatePrivileges(privs, privilege.Global); err != nil {
 			return err
 		}
 		if err := requireAdmin(pr, "grant and revoke system privileges"); err != nil {
@@ -114,7 +159,7 @@ func (d *ddl) execGrant(ctx context.Context, privs privilege.List, targets tree.
 		}
 		return nil
 	case targets.Databases != nil:
-		if err := privilege.ValidatePrivileges(privs, privilege.Database); err != nil {
+		if err := validatePrivileges(privs, privilege.Database); err != nil {
 			return err
 		}
 		users, err := d.grantees(granteeSpecs, true)
@@ -147,7 +192,7 @@ func (d *ddl) execGrant(ctx context.Context, privs privilege.List, targets tree.
 		targets.AllFunctionsInSchema, targets.AllProceduresInSchema:
 		return pgerror.Newf(pgcode.FeatureNotSupported, "privileges on this kind of object are not supported")
 	}
-	if err := privilege.ValidatePrivileges(privs, privilege.Table); err != nil {
+	if err := validatePrivileges(privs, privilege.Table); err != nil {
 		return err
 	}
 	users, err := d.grantees(granteeSpecs, true)
@@ -265,7 +310,7 @@ func privilegeNames(bits uint64) []string {
 			continue // a retired kind
 		}
 		if bits&k.Mask() != 0 {
-			out = append(out, string(k.DisplayName()))
+			out = append(out, privilegeName(k))
 		}
 	}
 	sort.Strings(out)

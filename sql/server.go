@@ -363,9 +363,8 @@ func (s *Server) LookupUser(ctx context.Context, name string) (info UserInfo, fo
 // systemLoginPrivileges are the system privileges that allow logging in to
 // the system VC of a virtualized cluster without the admin role (CONTRACT
 // §2: the replication user holds only REPLICATIONSOURCE and must be able
-// to stream). The contract's VIEWSYSTEMDATA is the privilege the v0.25.2
-// parser still calls VIEWSYSTEMTABLE (GRANT SYSTEM VIEWSYSTEMDATA is a
-// syntax error there).
+// to stream). The contract's VIEWSYSTEMDATA is the Kind the v0.25.2
+// parser calls VIEWSYSTEMTABLE (grants.go registers the new name).
 var systemLoginPrivileges = []privilege.Kind{
 	privilege.REPLICATION, privilege.REPLICATIONSOURCE, privilege.REPLICATIONDEST,
 	privilege.MANAGEVIRTUALCLUSTER, privilege.VIEWSYSTEMTABLE,
