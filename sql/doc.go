@@ -97,7 +97,8 @@
 // Server.Stop terminates sessions from another goroutine through atomics
 // (session.go). Server is safe for concurrent use: its catalog cache and
 // known catalog version are shared by all sessions. The Host owns the drop
-// job, started by NewHost and stopped (and waited for) by Host.Close, and,
+// job and the system VC's auto-finalizer (version_finalize.go), both
+// started by NewHost and stopped (and waited for) by Host.Close, and,
 // through its replication.Producer and replication.Consumer, the producer's
 // janitor and one goroutine per live consumer job (replication.go), which
 // Host.Close stops first. A running crdb_internal.stream_partition owns

@@ -58,8 +58,8 @@ const (
 	MetaReplication MetaKind = 0x03
 	// MetaExternalConnections holds CREATE EXTERNAL CONNECTION records.
 	MetaExternalConnections MetaKind = 0x04
-	// MetaCluster holds physical-cluster facts: the cluster id, the store's
-	// binary version.
+	// MetaCluster holds physical-cluster facts such as the cluster id. The
+	// store's version is the system VC's version setting (package sql).
 	MetaCluster MetaKind = 0x05
 )
 
