@@ -445,7 +445,7 @@ func formatRowForTest(s *Session, row tree.Datums) string {
 }
 
 func formatError(err error) string {
-	pg := pgerror.Flatten(err)
+	pg := FlattenError(err)
 	var b strings.Builder
 	fmt.Fprintf(&b, "error: %s %s\n", pg.Code, pg.Message)
 	if pg.Detail != "" {

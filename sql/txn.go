@@ -318,16 +318,18 @@ func toSQLError(err error) error {
 	switch {
 	case kv.IsRetryable(err):
 		// CockroachDB's wording; pgerror.Flatten prefixes "restart
-		// transaction" and adds the documentation hint. The KV error (with
-		// its key and timestamps) stays attached for logs, out of the
+		// transaction". The hint points at vcdb's documentation
+		// (FlattenError drops the one pgerror.Flatten adds). The KV error
+		// (with its key and timestamps) stays attached for logs, out of the
 		// message, so that the message is stable.
 		reason := "serializable conflict"
 		var re *kv.RetryError
 		if errors.As(err, &re) && re.Reason != "" {
 			reason = re.Reason
 		}
-		return errors.WithSecondaryError(pgerror.Newf(pgcode.SerializationFailure,
-			"TransactionRetryWithProtoRefreshError: TransactionRetryError: retry txn (RETRY_SERIALIZABLE - %s)", reason), err)
+		return errors.WithSecondaryError(errors.WithHint(pgerror.Newf(pgcode.SerializationFailure,
+			"TransactionRetryWithProtoRefreshError: TransactionRetryError: retry txn (RETRY_SERIALIZABLE - %s)", reason),
+			RetryHint), err)
 	case kv.IsBelowGCThreshold(err):
 		return pgerror.Wrap(err, pgcode.MakeCode("72000"), "AS OF SYSTEM TIME")
 	case errors.Is(err, kv.ErrReadOnly):
