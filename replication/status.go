@@ -141,10 +141,10 @@ type TenantMetrics struct {
 	// CutoverProgress: physical_replication_cutover_progress (revert
 	// chunks in progress; 0 when no revert runs).
 	CutoverProgress int64
-	// FramingVersion: physical_replication_framing_version (the stream
+	// FramingVersion: vcdb_replication_framing_version (the stream
 	// framing of the last frame received; 0 before any).
 	FramingVersion int64
-	// ChecksummedFrames: physical_replication_checksummed_frames (framing
+	// ChecksummedFrames: vcdb_replication_checksummed_frames (framing
 	// v2 frames whose CRC-32C verified).
 	ChecksummedFrames int64
 }

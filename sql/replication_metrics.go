@@ -40,6 +40,11 @@ var replicationMetrics = []replicationMetric{
 		intMetric(func(m *replication.TenantMetrics) int64 { return m.Running })},
 	{"physical_replication_cutover_progress", "gauge", "Revert chunks left in a failover in progress (0 when none runs).",
 		intMetric(func(m *replication.TenantMetrics) int64 { return m.CutoverProgress })},
+	// vcdb's own, named vcdb_ (CockroachDB has no framing versions).
+	{"vcdb_replication_framing_version", "gauge", "Stream framing version of the last frame received (1, or 2 with a CRC-32C per frame; 0 before any).",
+		intMetric(func(m *replication.TenantMetrics) int64 { return m.FramingVersion })},
+	{"vcdb_replication_checksummed_frames", "counter", "Frames received in framing v2 whose CRC-32C checksum was verified.",
+		intMetric(func(m *replication.TenantMetrics) int64 { return m.ChecksummedFrames })},
 }
 
 // WriteReplicationMetrics writes the consumer's physical_replication_*

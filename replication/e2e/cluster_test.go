@@ -71,6 +71,7 @@ func TestMain(m *testing.M) {
 	if certsRoot != "" {
 		_ = os.RemoveAll(certsRoot)
 	}
+	removePrevBinary()
 	os.Exit(code)
 }
 

@@ -24,11 +24,15 @@ import (
 // virtual cluster, default system; $name in arguments and input is a
 // value recorded by let=):
 //
-//	start-clusters [proxy]          make both clusters' certificates (vcdb
+//	start-clusters [proxy] [release=prev]
+//	                                make both clusters' certificates (vcdb
 //	                                cert, once per run), start the primary
 //	                                (--virtualized) and the standby
 //	                                (--virtualized-empty); with proxy, a
-//	                                TCP proxy to the primary's SQL port
+//	                                TCP proxy to the primary's SQL port;
+//	                                with release=prev, both on the
+//	                                previous-release binary (upgrade_test.go;
+//	                                $prev and $current name the releases)
 //	scripts cluster= [let=$v] [quiet] [vc=]
 //	                                psql with the input's lines: `-v
 //	                                NAME=VALUE` or a file of
@@ -88,7 +92,16 @@ import (
 //	                                main from /metrics; with below, checks
 //	                                it is under F × $w
 //	kill cluster=                   kill -9
-//	restart cluster=                start again on the same store and ports
+//	stop cluster=                   SIGINT, and wait (a binary upgrade)
+//	restart cluster= [release=prev|current]
+//	                                start again on the same store and ports
+//	                                (with release=, on that binary)
+//	wait-version cluster= [vc=] [for-vc=] [version=]
+//	                                SHOW CLUSTER SETTING version [FOR
+//	                                VIRTUAL CLUSTER for-vc] until it shows
+//	                                version; prints it
+//	metric cluster= name= [want=]   main's value on /metrics (waiting for
+//	                                want)
 //	proxy-cut duration=             cut the standby's connections to the
 //	                                primary for the duration, watching the
 //	                                standby's replicated time
@@ -246,7 +259,13 @@ func (e *env) cluster(d *datadriven.TestData) (*cluster, error) {
 func (e *env) run(d *datadriven.TestData) (string, error) {
 	switch d.Cmd {
 	case "start-clusters":
-		return e.startClusters(d.HasArg("proxy"))
+		return e.startClusters(d.HasArg("proxy"), e.arg(d, "release", "current"))
+	case "stop":
+		return e.stopCluster(d)
+	case "wait-version":
+		return e.waitVersion(d)
+	case "metric":
+		return e.metricValue(d)
 	case "scripts":
 		return e.runScripts(d)
 	case "encode-uri":
@@ -284,6 +303,11 @@ func (e *env) run(d *datadriven.TestData) (string, error) {
 		if err != nil {
 			return "", err
 		}
+		if r := e.arg(d, "release", ""); r != "" {
+			if err := e.useRelease(c, r); err != nil {
+				return "", err
+			}
+		}
 		start := time.Now()
 		if err := c.start(); err != nil {
 			return "", err
@@ -303,10 +327,17 @@ func (e *env) run(d *datadriven.TestData) (string, error) {
 	return "", errors.Newf("unknown directive %s", d.Cmd)
 }
 
-func (e *env) startClusters(withProxy bool) (string, error) {
+func (e *env) startClusters(withProxy bool, release string) (string, error) {
 	certs := testCerts(e.t, e.bin)
 	e.clusters["primary"] = newCluster(e.t, "primary", e.bin, certs["primary"], "--virtualized")
 	e.clusters["standby"] = newCluster(e.t, "standby", e.bin, certs["standby"], "--virtualized-empty")
+	if release != "current" {
+		for _, n := range []string{"primary", "standby"} {
+			if err := e.useRelease(e.clusters[n], release); err != nil {
+				return "", err
+			}
+		}
+	}
 	for _, n := range []string{"primary", "standby"} {
 		if err := e.clusters[n].start(); err != nil {
 			return "", err
