@@ -83,6 +83,10 @@ type ConsumerHooks struct {
 	// DropReader drops a read-only VC; called after a failover to a past
 	// time (CONTRACT §4: the reader is dropped; after LATEST it stays).
 	DropReader func(ctx context.Context, readerID tenant.ID) error
+	// Paused is told that a job paused by itself (a version mismatch, or
+	// the retries of a failing stream ran out) and why, so that the
+	// reason reaches the node's log; it must not block.
+	Paused func(vcName string, reason string)
 }
 
 func (c *ConsumerConfig) setDefaults() {
@@ -465,14 +469,48 @@ func (c *Consumer) Pause(ctx context.Context, name string) error {
 	return err
 }
 
-// Resume is ALTER VIRTUAL CLUSTER name RESUME REPLICATION.
+// Resume is ALTER VIRTUAL CLUSTER name RESUME REPLICATION. A paused job
+// is first checked against the source's version now: when the versions
+// do not allow the stream (the source finalized past this standby), the
+// statement fails with the 55000 refusal and the job stays paused.
 func (c *Consumer) Resume(ctx context.Context, name string) error {
 	j, err := c.activeJob(ctx, name)
 	if err != nil {
 		return err
 	}
+	if rec := j.published.Load(); rec.Machine.Status == StatusPaused {
+		if err := c.checkResumeVersions(ctx, rec); err != nil {
+			return err
+		}
+	}
 	_, err = j.request(ctx, ctrlReq{ev: Event{Type: EvResume}})
 	return err
+}
+
+// checkResumeVersions asks the source (one heartbeat, bounded by
+// SourceCompleteTimeout) for its VC's version and applies the version
+// rule. An unreachable source is not an error here: the resumed job
+// retries, and checks again before it streams.
+func (c *Consumer) checkResumeVersions(ctx context.Context, rec *ConsumerJob) error {
+	own, err := c.version(ctx)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.SourceCompleteTimeout)
+	defer cancel()
+	src, err := c.cfg.Dial(ctx, rec.SourceURI)
+	if err != nil {
+		return nil
+	}
+	defer src.Close()
+	st, err := src.Heartbeat(ctx, rec.StreamID, HeartbeatRequest{RetainedTime: rec.Machine.RetainedTime, ConsumerVersion: own.String()})
+	if err != nil {
+		return nil
+	}
+	if err := checkVersionStrings(st.SourceVersion, own.String()); err != nil {
+		return errors.Wrapf(err, "cannot resume replication of virtual cluster %q", rec.TenantName)
+	}
+	return nil
 }
 
 // FailoverTarget is the argument of COMPLETE REPLICATION: LATEST, or a

@@ -367,12 +367,10 @@ func (j *consumerJob) stream(ctx context.Context) {
 			}
 			// A version mismatch (found by either side) pauses at once:
 			// retrying cannot help until an operator upgrades a side.
-			err := s.err
-			permanent := IsVersionMismatch(err)
-			if permanent {
-				err = errors.Wrapf(err, "replication of virtual cluster %q paused", j.rec.TenantName)
+			j.stepAndPersist(ctx, Event{Type: EvStreamError, Err: s.err, Permanent: IsVersionMismatch(s.err)})
+			if h := j.c.cfg.Hooks.Paused; h != nil && j.rec.Machine.Status == StatusPaused {
+				h(j.rec.TenantName, j.rec.Machine.LastError)
 			}
-			j.stepAndPersist(ctx, Event{Type: EvStreamError, Err: err, Permanent: permanent})
 			return
 		case <-s.connected:
 			s.connected = nil

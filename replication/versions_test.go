@@ -2,7 +2,11 @@ package replication
 
 import (
 	"context"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/cockroachdb/errors"
 
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgcode"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgerror"
@@ -124,5 +128,47 @@ func TestHeartbeatRequestWire(t *testing.T) {
 		if _, err := DecodeHeartbeatRequest(bad); err == nil {
 			t.Errorf("%q decoded", bad)
 		}
+	}
+}
+
+// TestVersionCheckAtReconnect: a source VC finalized past the standby
+// while the stream was down is caught when the consumer reconnects (the
+// session's check before streaming, or the producer's at the partition's
+// start): the job pauses with both versions in its last error, without a
+// round of retries, and the version it reported reaches the producer.
+func TestVersionCheckAtReconnect(t *testing.T) {
+	t.Cleanup(leaktest.AfterTest(t))
+	env := newTestEnv(t, defaultEnvOptions())
+	p := env.addCluster("primary")
+	id := p.createVC("main")
+	v252 := tenant.Version{Year: 25, Release: 2}
+	p.setVersion(id, v252)
+	s := env.addCluster("standby")
+	s.setVersion(tenant.SystemID, v252)
+	ctx := context.Background()
+	if _, err := s.consumer.Create(ctx, CreateRequest{TenantName: "main", SourceTenantName: "main", SourceURI: "inproc://primary"}); err != nil {
+		t.Fatal(err)
+	}
+	s.waitReplicated("main", p.eng.Now(), 30*time.Second)
+	env.refuseDial.Store(true)
+	env.cutStreams()
+	p.setVersion(id, tenant.Version{Year: 25, Release: 3})
+	env.refuseDial.Store(false)
+	succeedsSoon(t, 30*time.Second, func() error {
+		st, err := s.consumer.Status(ctx, s.vc("main").ID)
+		if err != nil {
+			return err
+		}
+		if st.Status != StatusPaused || !strings.Contains(st.LastError, "at version 25.3") || !strings.Contains(st.LastError, "at version 25.2") {
+			return errors.Newf("status %s, last error %q", st.Status, st.LastError)
+		}
+		return nil
+	})
+	job, err := s.consumer.Job(ctx, s.jobOf("main"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job.Machine.Retries > env.opts.retry.MaxRetries {
+		t.Fatalf("the job paused only after its retries ran out (%d)", job.Machine.Retries)
 	}
 }

@@ -69,6 +69,9 @@ func (h *Host) initReplication(ctx context.Context) error {
 		Hooks: replication.ConsumerHooks{
 			ReaderActivated: h.startReaderService,
 			DropReader:      h.dropReader,
+			Paused: func(vc, reason string) {
+				h.cfg.Logf("replication of virtual cluster %q paused: %s (ALTER VIRTUAL CLUSTER %s RESUME REPLICATION once resolved)", vc, reason, vc)
+			},
 		},
 	}
 	if f := h.cfg.Replication.Consumer; f != nil {
