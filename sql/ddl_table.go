@@ -185,13 +185,6 @@ func newIndex(t *catalog.Table, name string, unique bool, elems tree.IndexElemLi
 		idx.KeyDescending = append(idx.KeyDescending, e.Direction == tree.Descending)
 		colNames = append(colNames, col.Name)
 	}
-	for _, s := range storing {
-		col := t.ColumnByName(string(s))
-		if col == nil {
-			return catalog.Index{}, pgerror.Newf(pgcode.UndefinedColumn, "column %q does not exist", string(s))
-		}
-		idx.StoreColumnIDs = append(idx.StoreColumnIDs, col.ID)
-	}
 	if name == "" {
 		suffix := "_idx"
 		if unique {
@@ -202,6 +195,21 @@ func newIndex(t *catalog.Table, name string, unique bool, elems tree.IndexElemLi
 		return catalog.Index{}, pgerror.Newf(pgcode.DuplicateRelation, "index with name %q already exists", name)
 	}
 	idx.Name = name
+	for _, s := range storing {
+		col := t.ColumnByName(string(s))
+		if col == nil {
+			return catalog.Index{}, pgerror.Newf(pgcode.UndefinedColumn, "column %q does not exist", string(s))
+		}
+		// Key and primary key columns are in every entry already;
+		// CockroachDB refuses to store them again too.
+		if seen[col.ID] || t.IsPrimaryKeyColumn(col.ID) {
+			return catalog.Index{}, pgerror.Newf(pgcode.DuplicateColumn,
+				"index %q already contains column %q", name, col.Name)
+		}
+		seen[col.ID] = true
+		idx.StoreColumnIDs = append(idx.StoreColumnIDs, col.ID)
+		idx.StoredValues = true
+	}
 	t.NextIndexID++
 	return idx, nil
 }

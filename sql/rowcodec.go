@@ -41,6 +41,11 @@ type indexCodec struct {
 	// secondary indexes: how the value / suffix encode the primary key).
 	pkCols []int
 	pkDirs []rowenc.Direction
+	// storeCols are the ordinals of the STORING columns whose values the
+	// entries carry (none for an index without Index.StoredValues), in
+	// increasing column-id order, and storeIDs their ids.
+	storeCols []int
+	storeIDs  []catalog.ColumnID
 }
 
 func newTableCodec(keys catalog.Keys, t *catalog.Table) *tableCodec {
@@ -82,6 +87,13 @@ func newIndexCodec(keys catalog.Keys, t *catalog.Table, idx *catalog.Index) inde
 	for i, id := range pk.KeyColumnIDs {
 		ic.pkCols = append(ic.pkCols, t.ColumnOrdinal(id))
 		ic.pkDirs = append(ic.pkDirs, rowenc.Direction(pk.KeyDescending[i]))
+	}
+	if idx.StoredValues {
+		ic.storeIDs = append([]catalog.ColumnID(nil), idx.StoreColumnIDs...)
+		sort.Slice(ic.storeIDs, func(a, b int) bool { return ic.storeIDs[a] < ic.storeIDs[b] })
+		for _, id := range ic.storeIDs {
+			ic.storeCols = append(ic.storeCols, t.ColumnOrdinal(id))
+		}
 	}
 	return ic
 }
@@ -127,7 +139,10 @@ func (c *tableCodec) primaryValue(b []byte, row tree.Datums) ([]byte, error) {
 }
 
 // secondaryEntry returns the key and value of row's entry in secondary
-// index ic.
+// index ic. The value holds, in this order, the primary key (key-encoded)
+// when the key alone identifies the entry (a unique index whose key
+// columns are not NULL), then the stored columns, encoded as in a primary
+// index value (column-id deltas, NULLs omitted).
 func (c *tableCodec) secondaryEntry(ic *indexCodec, row tree.Datums) (key, value []byte, err error) {
 	key = append([]byte(nil), ic.prefix...)
 	if key, err = encodeKeyCols(key, row, ic.keyCols, ic.keyDirs); err != nil {
@@ -137,8 +152,14 @@ func (c *tableCodec) secondaryEntry(ic *indexCodec, row tree.Datums) (key, value
 	if ic.index.Unique && !hasNull(row, ic.keyCols) {
 		// The key alone identifies the entry; the primary key goes in the
 		// value.
-		value, err = encodeKeyCols(value, row, ic.pkCols, ic.pkDirs)
+		if value, err = encodeKeyCols(value, row, ic.pkCols, ic.pkDirs); err != nil {
+			return nil, nil, err
+		}
+		value, err = c.appendStored(value, ic, row)
 		return key, value, err
+	}
+	if value, err = c.appendStored(value, ic, row); err != nil {
+		return nil, nil, err
 	}
 	suffix := ic.suffixCols
 	if ic.index.Unique {
@@ -158,6 +179,24 @@ func (c *tableCodec) secondaryEntry(ic *indexCodec, row tree.Datums) (key, value
 		}
 	}
 	return key, value, nil
+}
+
+// appendStored appends the values of ic's stored columns of row.
+func (c *tableCodec) appendStored(b []byte, ic *indexCodec, row tree.Datums) ([]byte, error) {
+	var last catalog.ColumnID
+	var err error
+	for i, o := range ic.storeCols {
+		d := row[o]
+		if d == tree.DNull {
+			continue
+		}
+		id := ic.storeIDs[i]
+		if b, err = rowenc.EncodeValue(b, uint32(id-last), d); err != nil {
+			return nil, err
+		}
+		last = id
+	}
+	return b, nil
 }
 
 // uniqueKey returns the key that a unique secondary index entry of row
@@ -205,8 +244,8 @@ func (c *tableCodec) decodePrimaryCols(a *tree.DatumAlloc, key, value []byte, ro
 }
 
 // decodeSecondary fills row with what an entry of secondary index ic
-// holds: its key columns and the primary key columns; the other columns
-// are NULL.
+// holds: its key columns, the primary key columns and the stored columns;
+// the other columns are NULL.
 func (c *tableCodec) decodeSecondary(a *tree.DatumAlloc, ic *indexCodec, key, value []byte, row tree.Datums) error {
 	for i := range row {
 		row[i] = tree.DNull
@@ -225,13 +264,13 @@ func (c *tableCodec) decodeSecondary(a *tree.DatumAlloc, ic *indexCodec, key, va
 		}
 	}
 	if ic.index.Unique && !anyNull {
-		rest = value
+		stored := value
 		for i, o := range ic.pkCols {
-			if row[o], rest, err = rowenc.DecodeKey(a, c.colTypes[o], rest, ic.pkDirs[i]); err != nil {
+			if row[o], stored, err = rowenc.DecodeKey(a, c.colTypes[o], stored, ic.pkDirs[i]); err != nil {
 				return err
 			}
 		}
-		return nil
+		return c.decodeStored(a, ic, stored, row)
 	}
 	suffix := ic.suffixCols
 	if ic.index.Unique {
@@ -248,22 +287,39 @@ func (c *tableCodec) decodeSecondary(a *tree.DatumAlloc, ic *indexCodec, key, va
 			return err
 		}
 	}
+	return c.decodeStored(a, ic, value, row)
+}
+
+// decodeStored decodes the stored columns of a secondary index entry
+// (what follows the primary key in a unique entry's value, or a non-unique
+// entry's whole value) into row.
+func (c *tableCodec) decodeStored(a *tree.DatumAlloc, ic *indexCodec, b []byte, row tree.Datums) error {
+	if len(ic.storeCols) == 0 {
+		return nil
+	}
+	if err := rowenc.DecodeValue(a, b, c.lookup, c.colTypes, row); err != nil {
+		return errors.Wrapf(err, "decoding index %s of table %s", ic.index.Name, c.table.Name)
+	}
 	return nil
 }
 
 // covers reports whether entries of secondary index ic hold every column
-// marked in needed exactly (composite key columns lose their exact form in
-// keys, so they are not covered).
+// marked in needed exactly: key and primary key columns unless composite
+// (they lose their exact form in keys), and stored columns (value-encoded,
+// so exact whatever their type).
 func (c *tableCodec) covers(ic *indexCodec, needed []bool) bool {
 	held := make([]bool, len(c.colTypes))
 	for _, o := range ic.keyCols {
-		held[o] = true
+		held[o] = !rowenc.IsComposite(c.colTypes[o])
 	}
 	for _, o := range ic.pkCols {
+		held[o] = !rowenc.IsComposite(c.colTypes[o])
+	}
+	for _, o := range ic.storeCols {
 		held[o] = true
 	}
 	for o, n := range needed {
-		if n && (!held[o] || rowenc.IsComposite(c.colTypes[o])) {
+		if n && !held[o] {
 			return false
 		}
 	}

@@ -101,6 +101,13 @@ type Index struct {
 	KeyDescending      []bool     `json:"key_descending"`
 	KeySuffixColumnIDs []ColumnID `json:"key_suffix_column_ids,omitempty"`
 	StoreColumnIDs     []ColumnID `json:"store_column_ids,omitempty"`
+	// StoredValues is set when the index's entries carry the values of
+	// StoreColumnIDs (after the primary key of a unique entry), so that a
+	// read needing only key, primary key and stored columns uses the index
+	// alone. Indexes created before STORING columns were written have
+	// StoreColumnIDs without StoredValues: their entries carry no stored
+	// values and are never read as covering them.
+	StoredValues bool `json:"stored_values,omitempty"`
 	// Constraint marks a unique index created by a UNIQUE constraint of
 	// CREATE TABLE (SHOW CREATE prints it as UNIQUE INDEX either way, as
 	// CockroachDB does).
