@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"math"
 	"sync"
 	"time"
 )
@@ -10,15 +11,25 @@ import (
 // increasing no matter what the wall clock does. Update folds in timestamps
 // received from elsewhere so every later Now is above them.
 //
-// An engine's clock is also monotonic across restarts. Before it hands out a
-// timestamp whose wall time is beyond a persisted high-water mark, the mark is
-// moved forward (synchronously, durably); on Open the clock starts above the
-// persisted mark. A background renewal keeps the mark ahead of the wall clock
-// so the synchronous path is taken only after a clock jump or an Update from
-// far ahead. The alternative, scanning the store for its newest version at
-// Open, would miss timestamps that were handed out without being written
-// (read timestamps, rangefeed checkpoints a standby relies on) and costs a full
-// scan.
+// An engine's clock is also monotonic across restarts and crashes. Before it
+// hands out a timestamp whose wall time is beyond a persisted high-water mark,
+// the mark is moved forward (synchronously, durably); on Open the clock starts
+// above the persisted mark. The mark leads the wall clock by a small window
+// (hwmLead, 500ms) so that a restarted node's timestamps stay close to real
+// time: Open waits for the wall clock to pass the mark (at most the lead), and
+// a clean Close lowers the mark to the last timestamp handed out, so a
+// restart after a clean shutdown does not wait at all. A background renewal,
+// driven by a timer as well as by Now, moves the mark forward whenever less
+// than half the lead remains, so the synchronous path is taken only after a
+// clock jump, an Update from ahead, or a renewal stalled for half the lead;
+// idle or busy, commits do not wait for it.
+//
+// Rejected alternatives: a lead of seconds (the first design, 10s) made every
+// restart hand out timestamps seconds in the future, skewing now(), AS OF
+// SYSTEM TIME and a standby's replication lag; scanning the store for its
+// newest version at Open would miss timestamps that were handed out without
+// being written (read timestamps, rangefeed checkpoints a standby relies on)
+// and costs a full scan.
 type Clock struct {
 	wall func() int64
 
@@ -29,6 +40,10 @@ type Clock struct {
 		// timestamp with a wall time above it is handed out before the mark
 		// is raised. Zero means no persistence.
 		limit int64
+		// syncExtensions counts the times Now or Update had to persist the
+		// mark themselves, the renewal having fallen behind (tests check
+		// that commits do not wait for it).
+		syncExtensions int64
 	}
 	// persist durably records a new high-water mark; nil for free-standing
 	// clocks. It is called with mu held, which blocks Now for one sync in
@@ -37,7 +52,8 @@ type Clock struct {
 	// renew asks the engine's renewal goroutine to move the mark forward
 	// before it is reached; nil for free-standing clocks.
 	renew func()
-	// window is how far ahead of the wall time the mark is kept.
+	// window is how far ahead of the wall time the mark is kept (hwmLead
+	// for engine clocks).
 	window int64
 	// persistErr is called when persisting failed; the engine then refuses
 	// commits rather than risk reusing timestamps after a restart.
@@ -95,6 +111,7 @@ func (c *Clock) ensureLimitLocked(wall int64) {
 		// Synchronous: the timestamp must not escape before the mark covers
 		// it, or a restart could hand it out again.
 		next := wall + c.window
+		c.mu.syncExtensions++
 		if err := c.persist(next); err != nil {
 			c.persistErr(err)
 			return
@@ -130,4 +147,34 @@ func (c *Clock) renewalTarget() int64 {
 		return 0
 	}
 	return w + c.window
+}
+
+// renewalDelay is how long the renewal goroutine may sleep before the mark
+// needs renewing (less than half the lead left). It never exceeds half the
+// lead, so a wall clock that jumps forward is noticed in time, and is at
+// least a millisecond, so a wall clock that stands still (tests) cannot make
+// the goroutine spin.
+func (c *Clock) renewalDelay() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := c.wall()
+	if w < c.mu.last.WallTime {
+		w = c.mu.last.WallTime
+	}
+	d := c.mu.limit - c.window/2 - w
+	if d < int64(time.Millisecond) {
+		d = int64(time.Millisecond)
+	}
+	if d > c.window/2 {
+		d = c.window / 2
+	}
+	return time.Duration(d)
+}
+
+// startAbove makes every timestamp the clock hands out from now on have a
+// wall time above mark, whatever its logical part: a timestamp handed out
+// before a restart may carry mark's wall time with any logical value.
+func (c *Clock) startAbove(mark int64) {
+	c.mu.last = Timestamp{WallTime: mark, Logical: math.MaxInt32}
+	c.mu.limit = mark
 }

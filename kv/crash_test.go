@@ -154,6 +154,11 @@ func checkCrashedStore(t *testing.T, dir string, acked map[string]Timestamp, max
 	if !maxAck.Less(now) {
 		t.Fatalf("round %d: clock %v not above acknowledged %v", round, now, maxAck)
 	}
+	// Open waited for the wall clock to pass the mark the crash left, so
+	// the clock reads the wall time, not up to the lead ahead of it.
+	if after := time.Now().UnixNano(); now.WallTime > after {
+		t.Fatalf("round %d: clock %v is %s ahead of the wall clock after the crash", round, now, time.Duration(now.WallTime-after))
+	}
 	res, err := e.Scan(ctx, sp("c/", "c0"), now, ScanOptions{})
 	must(t, err)
 	present := map[string]int{}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/cockroachdb/datadriven"
+	"github.com/cockroachdb/errors"
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // TestDataDriven runs the behaviour scripts in testdata/kv. Each file starts
@@ -37,6 +39,15 @@ import (
 //	gc-ttl span=<a>-<b> ttl=<duration>
 //	protect id=<id> span=<a>-<b> at=<ts>  /  unprotect id=<id>
 //	gc                                     one pass; prints stats and thresholds
+//	clock                                  Now relative to the wall clock
+//	restart [crash] [down=<duration>]      reopen the store: after Close, or
+//	                                       from what a crash leaves (synced
+//	                                       data only); the wall clock moves
+//	                                       by down (may be negative) while it
+//	                                       is down. Prints how long Open
+//	                                       waited for the wall clock and
+//	                                       checks the clock is above every
+//	                                       timestamp handed out before.
 func TestDataDriven(t *testing.T) {
 	datadriven.Walk(t, "../testdata/kv", func(t *testing.T, path string) {
 		d := &ddState{t: t}
@@ -53,13 +64,20 @@ func TestDataDriven(t *testing.T) {
 }
 
 type ddState struct {
-	t     *testing.T
-	wall  *manualWall
-	e     *Engine
-	names map[string]Timestamp
-	auto  int
-	txns  map[string]*Txn
-	sps   map[string]Savepoint
+	t    *testing.T
+	wall *manualWall
+	mem  *vfs.MemFS
+	ttl  time.Duration
+	e    *Engine
+	// waited is how long the last Open slept for the wall clock.
+	waited time.Duration
+	// maxSeen is the newest timestamp handed out (commits, Now) since
+	// the engine was opened first.
+	maxSeen Timestamp
+	names   map[string]Timestamp
+	auto    int
+	txns    map[string]*Txn
+	sps     map[string]Savepoint
 }
 
 func (d *ddState) close() {
@@ -71,15 +89,52 @@ func (d *ddState) close() {
 func (d *ddState) open(ttl time.Duration) {
 	d.close()
 	d.wall = newManualWall(int64(1000 * time.Second))
-	e, err := Open(Options{InMemory: true, WallClock: d.wall.now, GCInterval: -1, DefaultGCTTL: ttl})
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	d.e = e
+	d.mem = vfs.NewCrashableMem()
+	d.ttl = ttl
+	d.maxSeen = Timestamp{}
+	d.reopen()
 	d.names = map[string]Timestamp{}
 	d.auto = 0
 	d.txns = map[string]*Txn{}
 	d.sps = map[string]Savepoint{}
+}
+
+// reopen opens the engine on d.mem; Open's waits advance the manual wall
+// clock instead of sleeping.
+func (d *ddState) reopen() {
+	d.waited = 0
+	e, err := Open(Options{FS: d.mem, Dir: "db", WallClock: d.wall.now, GCInterval: -1, DefaultGCTTL: d.ttl,
+		sleep: func(dur time.Duration) {
+			d.waited += dur
+			d.wall.add(int64(dur))
+		}})
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	d.e = e
+}
+
+// seen records a timestamp handed out, for restart's monotonicity check.
+func (d *ddState) seen(ts Timestamp) Timestamp {
+	if d.maxSeen.Less(ts) {
+		d.maxSeen = ts
+	}
+	return ts
+}
+
+// relWall formats ts relative to the manual wall clock.
+func (d *ddState) relWall(ts Timestamp) string {
+	s := "wall"
+	switch diff := time.Duration(ts.WallTime - d.wall.now()); {
+	case diff > 0:
+		s += "+" + diff.String()
+	case diff < 0:
+		s += diff.String()
+	}
+	if ts.Logical != 0 {
+		s += fmt.Sprintf(" logical %d", ts.Logical)
+	}
+	return s
 }
 
 func (d *ddState) name(td *datadriven.TestData, ts Timestamp) string {
@@ -88,7 +143,7 @@ func (d *ddState) name(td *datadriven.TestData, ts Timestamp) string {
 		d.auto++
 		n = fmt.Sprintf("ts%d", d.auto)
 	}
-	d.names[n] = ts
+	d.names[n] = d.seen(ts)
 	return n
 }
 
@@ -111,7 +166,7 @@ func (d *ddState) ts(td *datadriven.TestData, arg string) Timestamp {
 	td.ScanArgs(d.t, arg, &n)
 	switch n {
 	case "now":
-		return d.e.Now()
+		return d.seen(d.e.Now())
 	case "0":
 		return Timestamp{}
 	}
@@ -190,6 +245,33 @@ func (d *ddState) run(td *datadriven.TestData) (string, error) {
 		}
 		d.open(ttl)
 		return "ok\n", nil
+	case "clock":
+		return "now: " + d.relWall(d.seen(d.e.Now())) + "\n", nil
+	case "restart":
+		if td.HasArg("crash") {
+			// What a crash would leave: only synced data. The engine
+			// is closed afterwards only to stop its goroutines; its
+			// writes go to the old file system.
+			crashed := d.mem.CrashClone(vfs.CrashCloneCfg{})
+			_ = d.e.Close()
+			d.mem = crashed
+		} else if err := d.e.Close(); err != nil {
+			return "", err
+		}
+		d.e = nil
+		if td.HasArg("down") {
+			down, err := time.ParseDuration(arg(td, t, "down"))
+			if err != nil {
+				return "", err
+			}
+			d.wall.add(int64(down))
+		}
+		d.reopen()
+		now := d.e.Now()
+		if !d.maxSeen.Less(now) {
+			return "", errors.Newf("clock %s not above %s handed out before the restart", now, d.maxSeen)
+		}
+		return fmt.Sprintf("waited %s\nnow: %s\n", d.waited, d.relWall(d.seen(now))), nil
 	case "advance":
 		by, err := time.ParseDuration(arg(td, t, "by"))
 		if err != nil {

@@ -40,13 +40,18 @@
 //
 // # Time
 //
-// The Clock is a hybrid logical clock. It is monotonic across restarts: a
-// high-water mark about 10s ahead of the wall clock is persisted (synced) and
-// kept ahead by a background renewal; a timestamp beyond the mark is never
-// handed out before the mark covers it, and Open starts the clock above the
-// mark. This covers timestamps that were handed out but never written (read
-// timestamps, rangefeed checkpoints a standby relies on), which scanning the
-// store for its newest version at Open would miss. Reads at a timestamp push
+// The Clock is a hybrid logical clock. It is monotonic across restarts and
+// crashes: a high-water mark at most 500ms ahead of the wall clock is
+// persisted (synced) and kept ahead by a background renewal (a timer and
+// Now's requests, renewing when half the lead is left, off the commit path);
+// a timestamp beyond the mark is never handed out before the mark covers it,
+// and Open starts the clock above the mark. Open first waits (at most the
+// lead) for the wall clock to pass the mark, and a clean Close lowers the
+// mark to the last timestamp handed out, so a restarted node's timestamps
+// track real time rather than running up to the lead ahead. This covers
+// timestamps that were handed out but never written (read timestamps,
+// rangefeed checkpoints a standby relies on), which scanning the store for
+// its newest version at Open would miss. Reads at a timestamp push
 // the clock past it (so later commits land above and the read is
 // repeatable); reads more than 10s ahead of the wall clock are refused.
 //

@@ -55,6 +55,10 @@ type Options struct {
 	// noTimeBound makes time-bound iterations read every block (tests and
 	// benchmarks compare results and costs with and without the filter).
 	noTimeBound bool
+	// sleep replaces time.Sleep in Open's wait for the wall clock to pass
+	// the persisted clock high-water mark (tests with a manual wall clock
+	// advance it there).
+	sleep func(time.Duration)
 	// ownCompletion makes every commit mark only itself applied, not the
 	// commits queued before it (benchmarks compare checkpoint lag with and
 	// without completion in WAL order, commit.go).
@@ -83,9 +87,14 @@ const (
 	// coarser time-bound block filtering (timebound.go).
 	dataBlockSize  = 32 << 10
 	indexBlockSize = 256 << 10
-	// hwmWindow is how far ahead of the wall clock the persisted clock
-	// high-water mark is kept.
-	hwmWindow = int64(10 * time.Second)
+	// hwmLead is how far ahead of the wall clock the persisted clock
+	// high-water mark is kept, and so how far in the future a node restarted
+	// after a crash could hand out timestamps if Open did not wait; Open
+	// waits at most this long. Renewal happens when half of it is left, so
+	// a synced write of a few bytes every quarter second keeps the mark
+	// ahead, and a renewal stalled for a quarter second (an fsync stall, a
+	// starved goroutine) is what it takes for Now to sync itself.
+	hwmLead = int64(500 * time.Millisecond)
 	// maxReadFuture bounds how far ahead of the local wall clock a read
 	// timestamp may be; reading in the future pushes the clock forward.
 	maxReadFuture = int64(10 * time.Second)
@@ -161,6 +170,11 @@ type Engine struct {
 	hwm struct {
 		sync.Mutex
 		persisted int64
+		// sealed is set by Close once it lowered the mark to the last
+		// timestamp handed out: no later mark may be persisted (the store
+		// is about to close), so a Now after Close records an error
+		// instead.
+		sealed bool
 	}
 	clockErr atomic.Pointer[error]
 	// poisoned is set when a commit's WAL write or sync failed. Pebble may
@@ -270,7 +284,15 @@ func Open(opts Options) (*Engine, error) {
 }
 
 // initClock starts the clock above the persisted high-water mark, so no
-// timestamp handed out before a restart is handed out again.
+// timestamp handed out before a restart is handed out again. It first waits,
+// at most hwmLead, for the wall clock to pass the mark: after a crash the
+// mark leads the last timestamp by up to the lead, and without the wait the
+// clock would hand out timestamps that far in the future (now(), AS OF
+// SYSTEM TIME and a standby's replication lag would be skewed). A mark
+// further ahead than the lead (the wall clock went backwards, or a store
+// written with a longer lead) is not waited for: the clock goes on from the
+// mark with logical ticks until the wall clock catches up, which keeps it
+// monotonic.
 func (e *Engine) initClock() error {
 	hwm, err := e.readLocal(localKeyClockHWM)
 	if err != nil {
@@ -283,9 +305,9 @@ func (e *Engine) initClock() error {
 		return errors.Newf("kv: malformed clock high-water mark (%d bytes)", len(hwm))
 	}
 	c := NewClock(e.opts.WallClock)
-	c.mu.last = Timestamp{WallTime: limit}
-	c.mu.limit = limit
-	c.window = hwmWindow
+	e.waitForWall(c.wall, limit)
+	c.startAbove(limit)
+	c.window = hwmLead
 	c.persist = e.persistHWM
 	c.persistErr = func(err error) { e.clockErr.Store(&err) }
 	c.renew = func() {
@@ -304,22 +326,75 @@ func (e *Engine) initClock() error {
 	return nil
 }
 
+// waitForWall sleeps until wall() is above mark, unless that is more than
+// hwmLead away.
+func (e *Engine) waitForWall(wall func() int64, mark int64) {
+	sleep := e.opts.sleep
+	if sleep == nil {
+		sleep = time.Sleep
+	}
+	// The mark is passed one nanosecond after it is reached.
+	budget := hwmLead + 1
+	for {
+		gap := mark - wall() + 1
+		if gap <= 0 || gap > budget {
+			return
+		}
+		// The budget counts real time as well, which a sleep may exceed
+		// (timer granularity, a wall clock slower than time.Sleep).
+		start := time.Now()
+		sleep(time.Duration(gap))
+		budget -= max(gap, int64(time.Since(start)))
+	}
+}
+
 // persistHWM durably records a clock high-water mark. Marks only move
 // forward on disk even when the renewal loop and a synchronous extension
-// race.
+// race (Close's sealHWM alone lowers the mark, once nothing else runs).
 func (e *Engine) persistHWM(limit int64) error {
 	e.hwm.Lock()
 	defer e.hwm.Unlock()
+	if e.hwm.sealed {
+		return ErrClosed
+	}
 	if limit <= e.hwm.persisted {
 		return nil
 	}
-	var buf [8]byte
-	binary.BigEndian.PutUint64(buf[:], uint64(limit))
-	if err := e.db.Set(localKey(localKeyClockHWM), buf[:], pebble.Sync); err != nil {
+	if err := e.writeHWMLocked(limit); err != nil {
 		return err
 	}
 	e.hwm.persisted = limit
 	return nil
+}
+
+func (e *Engine) writeHWMLocked(limit int64) error {
+	var buf [8]byte
+	binary.BigEndian.PutUint64(buf[:], uint64(limit))
+	return e.db.Set(localKey(localKeyClockHWM), buf[:], pebble.Sync)
+}
+
+// sealHWM, called by Close once no commit is left, lowers the persisted mark
+// to the wall time of the last timestamp handed out, so a restart after a
+// clean shutdown need not wait for the lead to pass. The clock's lock is
+// held throughout, and the clock's own limit is lowered with the mark, so
+// every later Now (a caller using the clock after Close) has to persist a
+// mark, which fails: the engine then refuses commits and nothing it hands
+// out can be reused after a restart without being flagged. If the write
+// fails the old, higher mark stays, which is safe.
+func (e *Engine) sealHWM() {
+	c := e.clock
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e.hwm.Lock()
+	defer e.hwm.Unlock()
+	mark := c.mu.last.WallTime
+	if mark < e.hwm.persisted && e.poisoned.Load() == nil && e.clockErr.Load() == nil {
+		if err := e.writeHWMLocked(mark); err == nil {
+			e.hwm.persisted = mark
+			c.mu.limit = mark
+		}
+	}
+	e.hwm.sealed = true
 }
 
 func (e *Engine) startLoops() {
@@ -342,21 +417,35 @@ func (e *Engine) startLoops() {
 }
 
 // renewLoop keeps the clock's persisted high-water mark ahead of the wall
-// clock, so Now rarely has to sync.
+// clock, so Now rarely has to sync. It wakes when less than half the lead is
+// left (a timer, so an idle engine keeps its mark ahead too and the first
+// commit after a pause does not sync it) or when Now or Update ask
+// (renewCh).
 func (e *Engine) renewLoop() {
+	timer := time.NewTimer(e.clock.renewalDelay())
+	defer timer.Stop()
 	for {
 		select {
 		case <-e.ctx.Done():
 			return
 		case <-e.renewCh:
+		case <-timer.C:
 		}
+		next := time.Duration(0)
 		if target := e.clock.renewalTarget(); target != 0 {
 			if err := e.persistHWM(target); err != nil {
 				e.clockErr.Store(&err)
-				continue
+				// Commits are refused from now on; retry at a calm pace
+				// rather than spin on a failing store.
+				next = time.Duration(hwmLead / 2)
+			} else {
+				e.clock.raiseLimit(target)
 			}
-			e.clock.raiseLimit(target)
 		}
+		if next == 0 {
+			next = e.clock.renewalDelay()
+		}
+		timer.Reset(next)
 	}
 }
 
@@ -376,6 +465,7 @@ func (e *Engine) Close() error {
 	for e.pending.Load() > 0 {
 		_ = e.waitApplied(context.Background(), MaxTimestamp)
 	}
+	e.sealHWM()
 	e.closeIters()
 	return e.db.Close()
 }
