@@ -14,7 +14,7 @@
 //
 // # Files
 //
-//	frame.go            binary event framing (versioned, strict decoder; fuzzed)
+//	frame.go            binary event framing (v1; v2 adds a CRC-32C; strict decoder; fuzzed)
 //	messages.go         control messages of the five internal statements (JSON)
 //	frontier.go         Frontier: the replicated time of a span
 //	state.go            Machine: the consumer state machine, Transitions table
@@ -30,6 +30,7 @@
 //	failback.go         failback preconditions and divergence time
 //	status.go           SHOW ... WITH REPLICATION STATUS, metrics, URI redaction
 //	fingerprint.go      tenant-independent fingerprints
+//	versions.go         the PCR version rule, framing choice, version hooks
 //
 // # Transport
 //
@@ -150,9 +151,30 @@
 // Fingerprint for SHOW EXPERIMENTAL_FINGERPRINTS; RedactURI. Dial returns
 // NewPGSource(config) for a URI. Errors carry SQLSTATEs (55000 wrong state,
 // 22023 bad value, 42704 unknown, 42710 duplicate) with CockroachDB's
-// wording. Versions are the caller's: ProducerConfig.TenantVersion and
-// ConsumerConfig.Version travel in the stream's messages, and
-// ConsumerHooks.CheckSourceVersion refuses a source.
+// wording. Versions come from the caller (ProducerConfig.TenantVersion,
+// ConsumerConfig.TenantVersion: a VC's cluster version, read when needed
+// since an operator may finalize at any time); the rule is this package's
+// (versions.go).
+//
+// # Versions
+//
+// The source VC's cluster version and the standby system VC's travel in
+// the start request and stream spec, in every partition spec and in every
+// heartbeat (both directions), so each side knows the other's current
+// version; ProducerJob.ConsumerVersion is what the source's SQL layer
+// checks before it finalizes the VC (sql/version_pcr.go). CheckVersions:
+// the standby is at the source's version or one release ahead, else 55000
+// naming both. CREATE and failback refuse synchronously and create
+// nothing; RESUME of a paused job refuses and leaves it paused; a
+// mismatch found while streaming or at a reconnect pauses the job at once
+// (Event.Permanent) with the refusal as its last error, and
+// ConsumerHooks.Paused tells the Host. Failback also refuses a target VC
+// whose version is above the source VC's (the revert would downgrade it).
+// Framing v2 (a CRC-32C per frame) is sent only when the source VC is at
+// FramingV2ClusterVersion and the consumer announced MaxFraming ≥ 2 (a
+// binary of release 25.2 or later); the producer re-reads both versions
+// at most every VersionCheckInterval after a checkpoint frame and switches
+// at the next frame.
 //
 // # Tests and benchmarks
 //

@@ -23,6 +23,13 @@
 // sides, the bank invariant, and the same rows on both sides as of the
 // failover time, so that nothing committed at or below it is missing.
 //
+// Two scenarios upgrade a pair (testdata/upgrade, testdata/upgrade-failover,
+// with testdata/scripts/upgrade-*.sql): both clusters start on a
+// previous-release binary, $VCDB_PREV_BIN or the module built once with
+// the link-time override tenant.binaryVersionOverride (upgrade_test.go),
+// and are restarted on the binary under test in the order of the upgrade
+// procedure (docs/upgrades.md), one of them failing over midway.
+//
 // Goroutines: every process a test starts (nodes, workloads) has one
 // goroutine waiting for it, and the proxy one accept loop plus two copy
 // goroutines per connection; all are ended and waited for in the test's
