@@ -199,13 +199,23 @@ func BenchmarkInitialScan(b *testing.B) {
 // BenchmarkStreamEvents: the standby is paused while 200k small versions
 // are committed (in transactions of 100 writes), then resumed; reports the
 // catch-up rate through the stream path (rangefeed catch-up, frames,
-// batched durable writes) in events/s.
-func BenchmarkStreamEvents(b *testing.B) {
+// batched durable writes) in events/s. Framing v1 (the source VC's
+// version is unknown).
+func BenchmarkStreamEvents(b *testing.B) { benchStreamEvents(b, false) }
+
+// BenchmarkStreamEventsV2 is BenchmarkStreamEvents with the source VC at
+// 25.2, so the stream uses framing v2 (a CRC-32C per frame).
+func BenchmarkStreamEventsV2(b *testing.B) { benchStreamEvents(b, true) }
+
+func benchStreamEvents(b *testing.B, v2 bool) {
 	const events = 200000
 	for i := 0; i < b.N; i++ {
 		env := benchEnv(b)
 		p := env.addCluster("primary")
 		id := p.createVC("main")
+		if v2 {
+			p.setVersion(id, FramingV2ClusterVersion)
+		}
 		s := env.addCluster("standby")
 		ctx := context.Background()
 		if _, err := s.consumer.Create(ctx, CreateRequest{TenantName: "main", SourceTenantName: "main", SourceURI: "inproc://primary"}); err != nil {
@@ -237,6 +247,9 @@ func BenchmarkStreamEvents(b *testing.B) {
 		el := time.Since(start)
 		b.StopTimer()
 		b.ReportMetric(events/el.Seconds(), "events/s")
+		if m := s.consumer.Metrics(); len(m) != 1 || (m[0].ChecksummedFrames > 0) != v2 {
+			b.Fatalf("framing v2 %t, metrics %+v", v2, m)
+		}
 		env.close()
 	}
 }
