@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/apd/v3"
+	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/lex"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgcode"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgerror"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/sem/tree"
@@ -29,7 +30,9 @@ const (
 const pgEpochUnixMicros = 946684800 * 1000000
 
 // encoder turns datums into wire values. It carries the session's
-// formatting settings and scratch buffers reused for every value, so
+// formatting settings (TimeZone, DateStyle, IntervalStyle,
+// extra_float_digits, bytea_output) and scratch buffers reused for every
+// value, so
 // encoding a row allocates nothing for the common types. Owned by one
 // connection.
 type encoder struct {
@@ -69,6 +72,9 @@ func (e *encoder) appendText(b []byte, d tree.Datum, t *types.T) []byte {
 	case *tree.DCollatedString:
 		return append(b, tree.ResolveBlankPaddedChar(v.Contents, t)...)
 	case *tree.DBytes:
+		if e.conv.BytesEncodeFormat == lex.BytesEncodeEscape {
+			return appendByteaEscape(b, string(*v))
+		}
 		// bytea_output = hex, PostgreSQL's default.
 		b = append(b, '\\', 'x')
 		return hex.AppendEncode(b, []byte(*v))
@@ -104,6 +110,23 @@ func (e *encoder) appendText(b []byte, d tree.Datum, t *types.T) []byte {
 		f.Close()
 		return b
 	}
+}
+
+// appendByteaEscape appends v in PostgreSQL's escape format for bytea
+// (bytea_output = escape): printable ASCII as is, a backslash doubled,
+// every other byte as a backslash and three octal digits.
+func appendByteaEscape(b []byte, v string) []byte {
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c == '\\':
+			b = append(b, '\\', '\\')
+		case c < 0x20 || c > 0x7e:
+			b = append(b, '\\', '0'+(c>>6), '0'+((c>>3)&7), '0'+(c&7))
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
 }
 
 func floatType(t *types.T) *types.T {

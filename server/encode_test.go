@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/apd/v3"
+	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/lex"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/sem/tree"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/types"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/util/timeutil/pgdate"
@@ -81,6 +82,42 @@ func TestNumericBinary(t *testing.T) {
 		if err != nil || back.(*tree.DDecimal).Decimal.String() != s {
 			t.Errorf("%s: round trip gives %v, %v", s, back, err)
 		}
+	}
+}
+
+// TestByteaOutput checks BYTES in text format under both bytea_output
+// settings against PostgreSQL's outputs and the parser's own escape
+// encoder (lex.EncodeByteArrayToRawBytes) for every byte value.
+func TestByteaOutput(t *testing.T) {
+	e := newEncoder()
+	all := make([]byte, 256)
+	for i := range all {
+		all[i] = byte(i)
+	}
+	for _, tc := range []struct {
+		in         string
+		hex, escap string
+	}{
+		{"", `\x`, ""},
+		{"ab", `\x6162`, "ab"},
+		{"\x00\n\\\xff~ ", `\x000a5cff7e20`, `\000\012\\\377~ `},
+		{"\x7f\x1f", `\x7f1f`, `\177\037`},
+		{string(all), "", lex.EncodeByteArrayToRawBytes(string(all), lex.BytesEncodeEscape, false)},
+	} {
+		d := tree.NewDBytes(tree.DBytes(tc.in))
+		e.conv.BytesEncodeFormat = lex.BytesEncodeHex
+		if got := string(e.appendText(nil, d, types.Bytes)); tc.hex != "" && got != tc.hex {
+			t.Errorf("hex %q: got %q, want %q", tc.in, got, tc.hex)
+		}
+		e.conv.BytesEncodeFormat = lex.BytesEncodeEscape
+		if got := string(e.appendText(nil, d, types.Bytes)); got != tc.escap {
+			t.Errorf("escape %q: got %q, want %q", tc.in, got, tc.escap)
+		}
+	}
+	// The binary format is the bytes themselves whatever bytea_output.
+	got, err := e.appendBinary(nil, tree.NewDBytes("a\\"), types.Bytes)
+	if err != nil || string(got) != "a\\" {
+		t.Errorf("binary: got %q, %v", got, err)
 	}
 }
 

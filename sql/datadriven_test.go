@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/lex"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgcode"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgerror"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/sem/tree"
@@ -431,12 +432,18 @@ func runStatement(ctx context.Context, s *Session, st Statement, colnames bool) 
 }
 
 // formatRowForTest prints datums as the wire server's text format does, in
-// the session's time zone.
+// the session's time zone and bytea_output.
 func formatRowForTest(s *Session, row tree.Datums) string {
 	vals := make([]string, len(row))
 	for i, d := range row {
 		if d == tree.DNull {
 			vals[i] = "NULL"
+			continue
+		}
+		if b, ok := d.(*tree.DBytes); ok {
+			// The wire server's encoder prints BYTES per bytea_output (the
+			// parser's pgwire formatter knows only hex).
+			vals[i] = lex.EncodeByteArrayToRawBytes(string(*b), s.BytesEncodeFormat(), false)
 			continue
 		}
 		vals[i] = tree.AsStringWithFlags(d, tree.FmtPgwireText, tree.FmtLocation(s.data.location))

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/lex"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/parser"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgcode"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgerror"
@@ -126,6 +127,21 @@ func newSession(ctx context.Context, srv *Server, args SessionArgs) (*Session, e
 // how the wire server prints floats in text format (PostgreSQL does not
 // report it through ParameterStatus).
 func (s *Session) ExtraFloatDigits() int32 { return s.data.extraFloatDigits }
+
+// BytesEncodeFormat returns the session's bytea_output, which decides how
+// BYTES values print as text: in text-format results (the wire server's
+// encoder; PostgreSQL does not report bytea_output through
+// ParameterStatus) and in casts to STRING.
+func (s *Session) BytesEncodeFormat() lex.BytesEncodeFormat {
+	v, err := s.getVar("bytea_output")
+	if err != nil {
+		return lex.BytesEncodeHex
+	}
+	if f, ok := lex.BytesEncodeFormatFromString(v); ok {
+		return f
+	}
+	return lex.BytesEncodeHex
+}
 
 // StatusParams implements SessionAPI.
 func (s *Session) StatusParams() []StatusParam { return s.statusParams() }
@@ -272,6 +288,7 @@ func (s *Session) prepareEvalContext(txn *kv.Txn, args tree.Datums) *sem.Context
 		IntervalStyle:           s.data.intervalStyle,
 		DateStyle:               s.data.dateStyle,
 		ExtraFloatDigits:        s.data.extraFloatDigits,
+		ByteaOutput:             s.BytesEncodeFormat(),
 		BackendPID:              s.id,
 		UniqueRowID:             s.srv.uniqueRowIDHook,
 		SessionSetting:          s.settingHook,

@@ -493,7 +493,7 @@ func (ev *evaluator) toText(_ context.Context, d tree.Datum) (string, error) {
 	case *tree.DDecimal:
 		return tree.AsStringWithFlags(v, tree.FmtBareStrings), nil
 	case *tree.DBytes:
-		return lex.EncodeByteArrayToRawBytes(string(*v), lex.BytesEncodeHex, false), nil
+		return lex.EncodeByteArrayToRawBytes(string(*v), ev.ec.ByteaOutput, false), nil
 	case *tree.DJSON:
 		return v.JSON.String(), nil
 	case *tree.DUuid:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/lex"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/sem/tree"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/sessiondatapb"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/util/duration"
@@ -45,6 +46,9 @@ type Context struct {
 	// many digits a float shows when cast to text (PostgreSQL's default 1
 	// means the shortest exact representation).
 	ExtraFloatDigits int32
+	// ByteaOutput is the session's bytea_output: the text form of bytes
+	// (casts to string), PostgreSQL's hex (the zero value) or escape.
+	ByteaOutput lex.BytesEncodeFormat
 	// BackendPID is pg_backend_pid().
 	BackendPID int32
 
@@ -80,9 +84,10 @@ func (ec *Context) location() *time.Location {
 // dataConversion is the formatting configuration for casts to text.
 func (ec *Context) dataConversion() sessiondatapb.DataConversionConfig {
 	return sessiondatapb.DataConversionConfig{
-		ExtraFloatDigits: ec.ExtraFloatDigits,
-		IntervalStyle:    ec.IntervalStyle,
-		DateStyle:        ec.DateStyle,
+		ExtraFloatDigits:  ec.ExtraFloatDigits,
+		IntervalStyle:     ec.IntervalStyle,
+		DateStyle:         ec.DateStyle,
+		BytesEncodeFormat: ec.ByteaOutput,
 	}
 }
 

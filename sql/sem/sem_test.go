@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/lex"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/parser"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgerror"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/sem/tree"
@@ -96,6 +97,12 @@ func testContext(t *testing.T, d *datadriven.TestData) *Context {
 				t.Fatal(err)
 			}
 			ec.ExtraFloatDigits = int32(n)
+		case "bytea_output":
+			f, ok := lex.BytesEncodeFormatFromString(arg.Vals[0])
+			if !ok {
+				t.Fatalf("bad bytea_output %q", arg.Vals[0])
+			}
+			ec.ByteaOutput = f
 		case "intervalstyle":
 			ec.IntervalStyle = duration.IntervalStyle(duration.IntervalStyle_value[strings.ToUpper(arg.Vals[0])])
 		case "datestyle":
