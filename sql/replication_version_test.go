@@ -171,3 +171,52 @@ func TestReplicationVersionRules(t *testing.T) {
 		return nil
 	})
 }
+
+// TestFailoverLatestCleanTime: COMPLETE REPLICATION TO LATEST returns the
+// replicated time floored to its wall nanosecond, logical 0 (polish item
+// 14: never `….2147483647`), and the failover completes at it.
+func TestFailoverLatestCleanTime(t *testing.T) {
+	defer leaktest.AfterTest(t)()
+	ctx := context.Background()
+	knobs := ReplicationKnobs{Consumer: func(c *replication.ConsumerConfig) { c.HeartbeatInterval = 20 * time.Millisecond }}
+	primary, _, stopP := testHost(t, HostConfig{Replication: knobs})
+	defer stopP()
+	standby, _, stopS := testHost(t, HostConfig{Replication: knobs,
+		Dial: func(context.Context, string) (replication.Source, error) {
+			return replication.NewInProcessSource(primary.Producer()), nil
+		}})
+	defer stopS()
+	psys := rootSession(t, primary.System())
+	defer psys.Close()
+	ssys := rootSession(t, standby.System())
+	defer ssys.Close()
+	mustExec(t, psys, "CREATE VIRTUAL CLUSTER main")
+	mustExec(t, ssys, "CREATE VIRTUAL CLUSTER main FROM REPLICATION OF main ON 'postgresql://root@127.0.0.1:1'")
+	rec, err := standby.store.GetByName(ctx, nil, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "replicating", func() error {
+		st, err := standby.Consumer().Status(ctx, rec.ID)
+		if err != nil || st == nil || st.Status != replication.StatusReplicating || st.ReplicatedTime.IsEmpty() {
+			return fmt.Errorf("status %+v %v", st, err)
+		}
+		return nil
+	})
+	rows, _, err := execPrepared(ssys, mustPrepare(t, ssys, "ALTER VIRTUAL CLUSTER main COMPLETE REPLICATION TO LATEST"))
+	if err != nil || len(rows) != 1 || len(rows[0]) != 1 {
+		t.Fatalf("%v %v", rows, err)
+	}
+	ft := rows[0][0].String()
+	if !strings.HasSuffix(ft, ".0000000000") {
+		t.Fatalf("failover_time %s: want a clean time (logical 0)", ft)
+	}
+	job, err := standby.Consumer().WaitForJob(ctx, rec.ConsumerJobID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job.Machine.Status != replication.StatusComplete || job.Machine.FailoverTime.Logical != 0 ||
+		job.Machine.ReplicatedTime.Less(job.Machine.FailoverTime) {
+		t.Fatalf("job %+v", job.Machine)
+	}
+}
