@@ -31,6 +31,10 @@ func TestMain(m *testing.M) {
 		crashChild(dir, os.Getenv("VCDB_KV_CRASH_ROUND"))
 		os.Exit(0)
 	}
+	if dir := os.Getenv(holdChildEnv); dir != "" {
+		holdChild(dir)
+		os.Exit(0)
+	}
 	code := m.Run()
 	closeReadFixtures()
 	os.Exit(code)

@@ -13,6 +13,8 @@
 //	span.go, keys.go        spans, the engine key encoding and Pebble Comparer
 //	value.go                the one-byte value header (live value / tombstone)
 //	engine.go               Options, Open, Close, goroutines, local metadata
+//	lock.go                 the store's directory lock (ErrStoreInUse: another
+//	                        process or Engine holds the store)
 //	read.go                 Get and Scan at a timestamp (mvccIter)
 //	iterpool.go             reuse of Pebble iterators across reads
 //	txn.go                  Txn: read set, write buffer, savepoints

@@ -107,7 +107,10 @@ const (
 // goroutine per rangefeed subscription. All of them stop on Close, which
 // waits for them before closing Pebble.
 type Engine struct {
-	db    *pebble.DB
+	db *pebble.DB
+	// lock is Pebble's directory lock, taken before the DB was opened
+	// (lock.go) and released after it is closed.
+	lock  *pebble.Lock
 	popts *pebble.Options
 	fs    vfs.FS
 	dir   string
@@ -248,12 +251,24 @@ func Open(opts Options) (*Engine, error) {
 		popts.Levels[i].IndexBlockSize = indexBlockSize
 	}
 	popts.EnsureDefaults()
+	lock, err := lockStore(fs, dir)
+	if err != nil {
+		return nil, err
+	}
+	popts.Lock = lock
 	db, err := pebble.Open(dir, popts)
 	if err != nil {
+		_ = lock.Close()
 		return nil, errors.Wrap(err, "kv: opening pebble")
+	}
+	// closeDB undoes the opening when a later step fails.
+	closeDB := func() {
+		_ = db.Close()
+		_ = lock.Close()
 	}
 	e := &Engine{
 		db:          db,
+		lock:        lock,
 		popts:       popts,
 		fs:          fs,
 		dir:         dir,
@@ -272,11 +287,11 @@ func Open(opts Options) (*Engine, error) {
 	e.feeds.init()
 	e.iters.init(opts.CheckpointInterval)
 	if err := e.initClock(); err != nil {
-		_ = db.Close()
+		closeDB()
 		return nil, err
 	}
 	if err := e.gc.load(e); err != nil {
-		_ = db.Close()
+		closeDB()
 		return nil, err
 	}
 	e.startLoops()
@@ -467,7 +482,11 @@ func (e *Engine) Close() error {
 	}
 	e.sealHWM()
 	e.closeIters()
-	return e.db.Close()
+	err := e.db.Close()
+	if lerr := e.lock.Close(); err == nil {
+		err = lerr
+	}
+	return err
 }
 
 // Clock returns the engine's clock.
