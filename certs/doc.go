@@ -18,7 +18,9 @@
 //   - Loading for the server (LoadServerTLSConfig, ClientCertUser): TLS 1.2+,
 //     node.crt presented, client certificates verified against ca.crt when
 //     given. CheckKeyPermissions refuses a key that others may read: 0600 (or
-//     0700/0400) owned by the current user, or up to 0640/0740 owned by root.
+//     0700/0400) owned by the current user, or up to 0640/0740 owned by root;
+//     its error is marked ErrKeyPermissions and hints at the chmod (or
+//     chown) that fixes it.
 //   - Connection URIs (ParseURI for pgconn, ParsePGXConfig for pgx.Conn):
 //     libpq's sslmode semantics plus lib/pq's sslinline=true, which pgx does
 //     not understand, so the tls.Config is built here; EncodeURI produces the

@@ -1,6 +1,7 @@
 package certs
 
 import (
+	"fmt"
 	"os"
 	"syscall"
 
@@ -17,9 +18,15 @@ const (
 	maxRootKeyPerm  os.FileMode = 0o740
 )
 
+// ErrKeyPermissions marks CheckKeyPermissions' refusals (errors.Is), so that
+// callers keep the error's own hint (chmod or chown the key) instead of
+// suggesting to create certificates that already exist.
+var ErrKeyPermissions = errors.New("certs: key file permissions")
+
 // CheckKeyPermissions returns an error when the key file at path is readable
 // by others than allowed, or owned by a user that is neither the current one
-// nor root. libpq applies the same rule to client keys.
+// nor root. libpq applies the same rule to client keys. The error is marked
+// ErrKeyPermissions and carries a hint with the command that fixes it.
 func CheckKeyPermissions(path string) error {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -29,8 +36,14 @@ func CheckKeyPermissions(path string) error {
 	if !ok {
 		return errors.Newf("cannot read the owner of %s", path)
 	}
-	if err := checkKeyMode(fi.Mode().Perm(), int(st.Uid), os.Getuid()); err != nil {
-		return errors.Wrapf(err, "key file %s", path)
+	owner, current := int(st.Uid), os.Getuid()
+	if err := checkKeyMode(fi.Mode().Perm(), owner, current); err != nil {
+		hint := fmt.Sprintf("Make the key readable by its owner only: chmod 600 %s", path)
+		if owner != current && owner != 0 {
+			hint = fmt.Sprintf("Give the key to the user running vcdb (uid %d): chown %d %s, then chmod 600 %s",
+				current, current, path, path)
+		}
+		return errors.WithHint(errors.Mark(errors.Wrapf(err, "key file %s", path), ErrKeyPermissions), hint)
 	}
 	return nil
 }

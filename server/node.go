@@ -98,9 +98,15 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, retErr error) {
 	if !cfg.Insecure {
 		var err error
 		if tlsConfig, err = certs.LoadServerTLSConfig(cfg.CertsDir); err != nil {
-			return nil, errors.WithHint(errors.Wrap(err, "loading the node's certificates"),
-				"Create them with `vcdb cert create-ca` and `vcdb cert create-node` "+
-					"(see `vcdb cert --help`), or start with --insecure for testing.")
+			err = errors.Wrap(err, "loading the node's certificates")
+			// A key with loose permissions exists: its error's own hint
+			// (chmod or chown it) is the fix, not creating certificates.
+			if !errors.Is(err, certs.ErrKeyPermissions) {
+				err = errors.WithHint(err,
+					"Create them with `vcdb cert create-ca` and `vcdb cert create-node` "+
+						"(see `vcdb cert --help`), or start with --insecure for testing.")
+			}
+			return nil, err
 		}
 	}
 	if cfg.DrainTimeout <= 0 {
@@ -116,7 +122,18 @@ func StartNode(ctx context.Context, cfg NodeConfig) (_ *Node, retErr error) {
 		}
 	}()
 	var err error
-	n.engine, err = kv.Open(kv.Options{Dir: cfg.StoreDir, InMemory: cfg.InMemory, CacheSize: cfg.CacheSize})
+	storeDir := cfg.StoreDir
+	if !cfg.InMemory {
+		// The absolute path, so that kv's errors name the store as the
+		// banner does.
+		storeDir = n.StorePath()
+	}
+	n.engine, err = kv.Open(kv.Options{Dir: storeDir, InMemory: cfg.InMemory, CacheSize: cfg.CacheSize})
+	if errors.Is(err, kv.ErrStoreInUse) {
+		// kv's message already names the store and its lock file.
+		return nil, errors.WithHint(err,
+			"Stop the other node that uses this store, or give this one another --store.")
+	}
 	if err != nil {
 		return nil, errors.Wrapf(err, "opening store %s", n.StorePath())
 	}

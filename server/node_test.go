@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,8 @@ import (
 	"github.com/cockroachdb/errors"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/vcdb/vcdb/certs"
+	"github.com/vcdb/vcdb/kv"
 	"github.com/vcdb/vcdb/sql"
 )
 
@@ -100,4 +104,81 @@ func httpBody(t *testing.T, u string) string {
 	}
 	client.CloseIdleConnections()
 	return string(b)
+}
+
+// TestNodeStoreInUse: a second node on a store that a running node uses
+// fails with kv.ErrStoreInUse, naming the store (once) and its lock file,
+// with a hint; once the first node is stopped the store opens again.
+func TestNodeStoreInUse(t *testing.T) {
+	t.Cleanup(leaktest.AfterTest(t))
+	dir := t.TempDir()
+	cfg := NodeConfig{StoreDir: dir, ListenAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Insecure: true, Logf: t.Logf}
+	first, err := StartNode(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = StartNode(context.Background(), cfg)
+	if !errors.Is(err, kv.ErrStoreInUse) {
+		first.Close()
+		t.Fatalf("second node on the same store: %v", err)
+	}
+	first.Close()
+	abs, _ := filepath.Abs(dir)
+	if msg := err.Error(); !strings.HasPrefix(msg, "store "+abs+" is ") || !strings.Contains(msg, "(lock file "+filepath.Join(abs, "LOCK")+")") {
+		t.Errorf("message: %s", msg)
+	}
+	if hint := errors.FlattenHints(err); !strings.Contains(hint, "another --store") {
+		t.Errorf("hint: %q", hint)
+	}
+	again, err := StartNode(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("after the first node stopped: %v", err)
+	}
+	again.Close()
+}
+
+// TestNodeCertificateHints: a node key readable by others is refused with a
+// hint to chmod it (not to create certificates, which exist); missing
+// certificates still get the hint to create them.
+func TestNodeCertificateHints(t *testing.T) {
+	t.Cleanup(leaktest.AfterTest(t))
+	dir := t.TempDir()
+	caKey := filepath.Join(t.TempDir(), "ca.key")
+	opts := certs.Options{KeySize: certs.MinKeySize}
+	if err := certs.CreateCA(dir, caKey, opts); err != nil {
+		t.Fatal(err)
+	}
+	if err := certs.CreateNode(dir, caKey, []string{"127.0.0.1"}, opts); err != nil {
+		t.Fatal(err)
+	}
+	nodeKey := filepath.Join(dir, certs.NodeKeyFilename)
+	if err := os.Chmod(nodeKey, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := NodeConfig{InMemory: true, ListenAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", CertsDir: dir, Logf: t.Logf}
+	_, err := StartNode(context.Background(), cfg)
+	if !errors.Is(err, certs.ErrKeyPermissions) {
+		t.Fatalf("0644 node key: %v", err)
+	}
+	if hint := errors.FlattenHints(err); hint != "Make the key readable by its owner only: chmod 600 "+nodeKey {
+		t.Errorf("0644 node key: hint %q", hint)
+	}
+	// Fixed as the hint says, the node starts.
+	if err := os.Chmod(nodeKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n, err := StartNode(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("after chmod 600: %v", err)
+	}
+	n.Close()
+
+	cfg.CertsDir = t.TempDir()
+	_, err = StartNode(context.Background(), cfg)
+	if err == nil || errors.Is(err, certs.ErrKeyPermissions) {
+		t.Fatalf("no certificates: %v", err)
+	}
+	if hint := errors.FlattenHints(err); !strings.Contains(hint, "vcdb cert create-ca") {
+		t.Errorf("no certificates: hint %q", hint)
+	}
 }
