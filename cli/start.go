@@ -393,11 +393,18 @@ func writeFileAtomic(path, content string) error {
 // (its own session, stdin from /dev/null, output to a log file in the
 // store directory or discarded for an in-memory store) and returns once
 // the child reports on an inherited pipe that it accepts SQL, printing
-// the child's banner; or with the child's error if it failed to start.
+// the child's banner; or with the child's error, HINT included, if it
+// failed to start. The insecure-mode warning is printed here, since the
+// child's own goes to the log.
 func startInBackground(c *cli.Context, o startOptions) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return errors.Wrap(err, "--background: finding the vcdb binary")
+	}
+	// The child's stderr goes to its log file; the warning is for the
+	// person at the terminal, as in the foreground.
+	if o.cfg.Insecure {
+		fmt.Fprint(c.App.ErrWriter, insecureWarning)
 	}
 	var args []string
 	for _, a := range os.Args[1:] {
@@ -439,8 +446,10 @@ func startInBackground(c *cli.Context, o startOptions) error {
 		return cmd.Process.Release()
 	}
 	_ = cmd.Wait()
-	if msg, ok := strings.CutPrefix(status, "error: "); ok {
-		return errors.Newf("the node failed to start: %s", msg)
+	// The child's report is the error as the foreground prints it, with
+	// its HINT line(s) after the first line: keep all of it.
+	if msg, ok := strings.CutPrefix(string(report), "error: "); ok {
+		return errors.Newf("the node failed to start: %s", strings.TrimRight(msg, "\n"))
 	}
 	if logPath != "" {
 		return errors.Newf("the node exited before accepting SQL; see %s", logPath)

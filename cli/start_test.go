@@ -3,9 +3,12 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -208,5 +211,73 @@ func TestParseCacheSize(t *testing.T) {
 	// The machine's memory is readable here, and the default is a real size.
 	if n, err := parseCacheSize(defaultCache, availableMemory); err != nil || n < minDefaultCache {
 		t.Errorf("default cache: %d %v", n, err)
+	}
+}
+
+// TestStartBackground runs the vcdb binary: `start-single-node --background`
+// prints the insecure-mode warning on the terminal (not only in the log)
+// and returns once the node serves; a second node on the same store, in
+// the foreground or in the background, fails with the store-in-use error
+// and its HINT line, as the foreground prints it.
+func TestStartBackground(t *testing.T) {
+	bin := vcdbBinary(t)
+	store := t.TempDir()
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	run := func(args ...string) (stdout, stderr string, err error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, append([]string{"start-single-node", "--insecure", "--store=" + store}, args...)...)
+		var o, e bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &o, &e
+		err = cmd.Run()
+		return o.String(), e.String(), err
+	}
+	out, errOut, err := run("--background", "--pid-file="+pidFile,
+		"--listen-addr=127.0.0.1:"+freePort(t), "--http-addr=127.0.0.1:"+freePort(t))
+	if err != nil {
+		t.Fatalf("--background: %v\n%s%s", err, out, errOut)
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Stop the node when the test ends and wait (bounded) for it to
+	// remove its pid file, which it does after closing the store.
+	t.Cleanup(func() {
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			if _, err := os.Stat(pidFile); os.IsNotExist(err) {
+				return
+			}
+			if time.Now().After(deadline) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				t.Errorf("the background node %d did not stop", pid)
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	if !strings.Contains(errOut, "WARNING: RUNNING IN INSECURE MODE") {
+		t.Errorf("--background --insecure: no warning on stderr:\n%s", errOut)
+	}
+	if !strings.Contains(out, "sql:") || !strings.Contains(out, "logs:") {
+		t.Errorf("--background: banner:\n%s", out)
+	}
+
+	abs, _ := filepath.Abs(store)
+	inUse := fmt.Sprintf("store %s is in use by another vcdb process (lock file %s, held by pid %d)\nHINT: Stop the other node",
+		abs, filepath.Join(abs, "LOCK"), pid)
+	_, errOut, err = run("--listen-addr=127.0.0.1:0", "--http-addr=127.0.0.1:0")
+	if err == nil || !strings.Contains(errOut, "ERROR: "+inUse) {
+		t.Errorf("second node in the foreground: %v\n%s", err, errOut)
+	}
+	_, errOut, err = run("--background", "--listen-addr=127.0.0.1:0", "--http-addr=127.0.0.1:0")
+	if err == nil || !strings.Contains(errOut, "ERROR: the node failed to start: "+inUse) {
+		t.Errorf("second node in the background: %v\n%s", err, errOut)
 	}
 }
