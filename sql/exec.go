@@ -429,6 +429,7 @@ func (s *Session) checkWritable(stmt tree.Statement) error {
 // newRunParams prepares one execution of sp.
 func (s *Session) newRunParams(sp *stmtPlan, args tree.Datums, txn *kv.Txn, descs *catalog.Collection) *runParams {
 	rp := &runParams{s: s, txn: txn, descs: descs, ec: s.prepareEvalContext(txn, args), plans: sp.subqueries}
+	rp.ec.Catalog = rp
 	if len(sp.subqueries) > 0 {
 		rp.subqueries = make([]tree.Datum, len(sp.subqueries))
 		rp.ec.Subquery = rp.runSubquery

@@ -11,8 +11,10 @@ import (
 )
 
 // pg_catalog keeps to the tables and columns clients actually query (pgx's
-// type loading, lib/pq, JDBC metadata): pg_type, pg_namespace, pg_class,
-// pg_attribute, pg_database, pg_roles. Every row it shows is true of the
+// type loading, lib/pq, JDBC metadata, psql's \l, \d and \dt): pg_type,
+// pg_namespace, pg_class, pg_attribute, pg_database, pg_roles, pg_am.
+// Owners are role oids (roleOID), which pg_get_userbyid() turns back into
+// names. Every row it shows is true of the
 // VC; nothing is a placeholder.
 
 func oidCol(name string) resultColumn  { return resultColumn{name: name, typ: types.Oid} }
@@ -39,8 +41,8 @@ func registerPGCatalog() {
 		cols: []resultColumn{oidCol("oid"), strCol("nspname"), oidCol("nspowner"), {name: "nspacl", typ: types.StringArray}},
 		populate: func(ctx context.Context, r *runParams, db *catalog.Database) ([]tree.Datums, error) {
 			rows := []tree.Datums{
-				{oidDatum(pgCatalogOID), dstr("pg_catalog"), oidDatum(0), tree.DNull},
-				{oidDatum(informationSchemaOID), dstr("information_schema"), oidDatum(0), tree.DNull},
+				{oidDatum(pgCatalogOID), dstr("pg_catalog"), oidDatum(roleOID(catalog.RootUser)), tree.DNull},
+				{oidDatum(informationSchemaOID), dstr("information_schema"), oidDatum(roleOID(catalog.RootUser)), tree.DNull},
 			}
 			if db == nil {
 				return rows, nil
@@ -50,7 +52,7 @@ func registerPGCatalog() {
 				return nil, err
 			}
 			for _, sc := range snap.Schemas(db.ID) {
-				rows = append(rows, tree.Datums{oidDatum(uint32(sc.ID)), dstr(sc.Name), oidDatum(0), tree.DNull})
+				rows = append(rows, tree.Datums{oidDatum(uint32(sc.ID)), dstr(sc.Name), oidDatum(roleOID(sc.Owner)), tree.DNull})
 			}
 			return rows, nil
 		},
@@ -111,7 +113,7 @@ func registerPGCatalog() {
 			}
 			var rows []tree.Datums
 			for _, d := range snap.Databases() {
-				rows = append(rows, tree.Datums{oidDatum(uint32(d.ID)), dstr(d.Name), oidDatum(0), tree.NewDInt(6),
+				rows = append(rows, tree.Datums{oidDatum(uint32(d.ID)), dstr(d.Name), oidDatum(roleOID(d.Owner)), tree.NewDInt(6),
 					dstr("C.UTF-8"), dstr("C.UTF-8"), dbool(false), dbool(true), tree.NewDInt(-1), oidDatum(0), tree.DNull})
 			}
 			return rows, nil
@@ -134,12 +136,13 @@ func registerPGCatalog() {
 			var rows []tree.Datums
 			for _, t := range snap.Tables(db.ID, 0) {
 				ns := oidDatum(uint32(t.SchemaID))
-				rows = append(rows, tree.Datums{oidDatum(uint32(t.ID)), dstr(t.Name), ns, oidDatum(0), oidDatum(0),
+				owner := oidDatum(roleOID(t.Owner))
+				rows = append(rows, tree.Datums{oidDatum(uint32(t.ID)), dstr(t.Name), ns, oidDatum(0), owner,
 					oidDatum(0), tree.NewDInt(0), tree.NewDFloat(0), dbool(true), dbool(false), dstr("p"), dstr("r"),
 					tree.NewDInt(tree.DInt(len(t.Columns))), tree.NewDInt(tree.DInt(len(t.Checks))), dbool(false)})
 				for _, idx := range t.AllIndexes() {
-					rows = append(rows, tree.Datums{oidDatum(indexOID(t.ID, idx.ID)), dstr(idx.Name), ns, oidDatum(0), oidDatum(0),
-						oidDatum(0), tree.NewDInt(0), tree.NewDFloat(0), dbool(false), dbool(false), dstr("p"), dstr("i"),
+					rows = append(rows, tree.Datums{oidDatum(indexOID(t.ID, idx.ID)), dstr(idx.Name), ns, oidDatum(0), owner,
+						oidDatum(btreeAMOID), tree.NewDInt(0), tree.NewDFloat(0), dbool(false), dbool(false), dstr("p"), dstr("i"),
 						tree.NewDInt(tree.DInt(len(idx.KeyColumnIDs))), tree.NewDInt(0), dbool(false)})
 				}
 			}
@@ -174,6 +177,13 @@ func registerPGCatalog() {
 		},
 	})
 	registerVirtual(&virtualTable{
+		schema: "pg_catalog", name: "pg_am",
+		cols: []resultColumn{oidCol("oid"), strCol("amname"), oidCol("amhandler"), strCol("amtype")},
+		populate: func(context.Context, *runParams, *catalog.Database) ([]tree.Datums, error) {
+			return []tree.Datums{{oidDatum(btreeAMOID), dstr("btree"), oidDatum(0), dstr("i")}}, nil
+		},
+	})
+	registerVirtual(&virtualTable{
 		schema: "pg_catalog", name: "pg_roles",
 		cols: []resultColumn{oidCol("oid"), strCol("rolname"), boolCol("rolsuper"), boolCol("rolinherit"),
 			boolCol("rolcreaterole"), boolCol("rolcreatedb"), boolCol("rolcanlogin"), int4Col("rolconnlimit")},
@@ -183,9 +193,9 @@ func registerPGCatalog() {
 				return nil, err
 			}
 			var rows []tree.Datums
-			for i, u := range snap.Users() {
+			for _, u := range snap.Users() {
 				admin := snap.Principal(u.Name).Admin
-				rows = append(rows, tree.Datums{oidDatum(uint32(100000 + i)), dstr(u.Name), dbool(admin), dbool(true),
+				rows = append(rows, tree.Datums{oidDatum(roleOID(u.Name)), dstr(u.Name), dbool(admin), dbool(true),
 					dbool(admin || u.CreateRole), dbool(admin || u.CreateDB), dbool(u.CanLogin), tree.NewDInt(-1)})
 			}
 			return rows, nil

@@ -33,14 +33,17 @@ func (p *planner) currentDatabase() (*catalog.Database, error) {
 // searchPath returns the schemas searched for unqualified names:
 // pg_catalog first (implicitly, as in PostgreSQL), then the session's
 // search_path with $user expanded.
-func (p *planner) searchPath() []string {
+func (p *planner) searchPath() []string { return sessionSearchPath(p.s) }
+
+// sessionSearchPath is planner.searchPath for session s.
+func sessionSearchPath(s *Session) []string {
 	path := []string{"pg_catalog"}
-	for _, s := range p.s.data.searchPath {
-		if s == "$user" {
-			s = p.s.data.user
+	for _, sc := range s.data.searchPath {
+		if sc == "$user" {
+			sc = s.data.user
 		}
-		if s != "pg_catalog" {
-			path = append(path, s)
+		if sc != "pg_catalog" {
+			path = append(path, sc)
 		}
 	}
 	return path

@@ -131,6 +131,7 @@ func (s *Session) execUtilityStmt(ctx context.Context, stmt tree.Statement, args
 			return nil, "", err
 		}
 		rp := &runParams{s: s, txn: txn, descs: descs, ec: s.prepareEvalContext(txn, args)}
+		rp.ec.Catalog = rp
 		rp.ec.Subquery = func(ctx context.Context, sq *tree.Subquery) (tree.Datum, error) {
 			// Schema changes plan their subqueries (CREATE TABLE AS) as
 			// they go.

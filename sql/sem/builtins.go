@@ -36,6 +36,7 @@ type builtinDef struct {
 // registers them, whatever the order of the files.
 var builtinTables = []map[string]builtinDef{
 	aggregateBuiltins, mathBuiltins, stringBuiltins, timeBuiltins, jsonBuiltins, systemBuiltins,
+	catalogBuiltins,
 }
 
 // builtinDefs is the merged table, by name.

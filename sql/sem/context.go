@@ -67,6 +67,8 @@ type Context struct {
 	Subquery func(ctx context.Context, s *tree.Subquery) (tree.Datum, error)
 	// SessionSetting backs current_setting(name).
 	SessionSetting func(name string) (string, bool)
+	// Catalog backs pg_get_userbyid() and pg_table_is_visible().
+	Catalog CatalogLookup
 	// Clock backs clock_timestamp(); nil means time.Now.
 	Clock func() time.Time
 
