@@ -78,6 +78,12 @@ func TestChooseFraming(t *testing.T) {
 	if SupportedFraming() != FramingV2 || tenant.Binary().Less(FramingV2ClusterVersion) {
 		t.Fatalf("a %s binary supports framing v%d", tenant.Binary(), SupportedFraming())
 	}
+	// A binary running as the previous release announces v1 only.
+	restore := tenant.TestingSetBinaryVersion(v251)
+	defer restore()
+	if SupportedFraming() != FramingV1 {
+		t.Fatalf("a %s binary supports framing v%d", tenant.Binary(), SupportedFraming())
+	}
 }
 
 // TestVersionRefusalAtCreate: the source's VC version reaches the
