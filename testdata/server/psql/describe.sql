@@ -1,0 +1,10 @@
+-- psql's own catalog queries: \l, \dt and \d (TestE2EPsql runs this with
+-- ON_ERROR_STOP, so each must succeed).
+\set ECHO all
+CREATE DATABASE describe;
+\c describe
+CREATE TABLE orders (id INT PRIMARY KEY, item STRING, INDEX orders_item (item));
+CREATE TABLE people (id INT PRIMARY KEY);
+\l
+\dt
+\d
