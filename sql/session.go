@@ -133,12 +133,10 @@ func (s *Session) ExtraFloatDigits() int32 { return s.data.extraFloatDigits }
 // encoder; PostgreSQL does not report bytea_output through
 // ParameterStatus) and in casts to STRING.
 func (s *Session) BytesEncodeFormat() lex.BytesEncodeFormat {
-	v, err := s.getVar("bytea_output")
-	if err != nil {
-		return lex.BytesEncodeHex
-	}
-	if f, ok := lex.BytesEncodeFormatFromString(v); ok {
-		return f
+	// SET stores the canonical spelling ("hex" or "escape"), so a plain
+	// comparison decides, without allocating on every statement.
+	if v, err := s.getVar("bytea_output"); err == nil && v == "escape" {
+		return lex.BytesEncodeEscape
 	}
 	return lex.BytesEncodeHex
 }
