@@ -12,7 +12,8 @@ import (
 
 // pg_catalog keeps to the tables and columns clients actually query (pgx's
 // type loading, lib/pq, JDBC metadata, psql's \l, \d and \dt): pg_type,
-// pg_namespace, pg_class, pg_attribute, pg_database, pg_roles, pg_am.
+// pg_namespace, pg_class, pg_attribute, pg_database, pg_roles, pg_am,
+// pg_index.
 // Owners are role oids (roleOID), which pg_get_userbyid() turns back into
 // names. Every row it shows is true of the
 // VC; nothing is a placeholder.
@@ -171,6 +172,35 @@ func registerPGCatalog() {
 						tree.NewDInt(tree.DInt(typeLen(c.Type))), tree.NewDInt(tree.DInt(c.ID)), tree.NewDInt(tree.DInt(c.Type.TypeModifier())),
 						dbool(!c.Nullable), dbool(c.HasDefault()), dbool(false), dbool(true), tree.NewDInt(0), oidDatum(0),
 						dstr(""), dstr("")})
+				}
+			}
+			return rows, nil
+		},
+	})
+	registerVirtual(&virtualTable{
+		schema: "pg_catalog", name: "pg_index",
+		cols: []resultColumn{oidCol("indexrelid"), oidCol("indrelid"), int2Col("indnatts"), int2Col("indnkeyatts"),
+			boolCol("indisunique"), boolCol("indisprimary"), boolCol("indisvalid"), boolCol("indisready"),
+			boolCol("indislive")},
+		populate: func(ctx context.Context, r *runParams, db *catalog.Database) ([]tree.Datums, error) {
+			if db == nil {
+				return nil, nil
+			}
+			snap, err := r.snapshot(ctx)
+			if err != nil {
+				return nil, err
+			}
+			var rows []tree.Datums
+			for _, t := range snap.Tables(db.ID, 0) {
+				for _, idx := range t.AllIndexes() {
+					// Stored columns are non-key attributes, as INCLUDE
+					// columns are in PostgreSQL. An index is valid, ready
+					// and live once it is visible: CREATE INDEX writes it
+					// and its entries in one transaction.
+					keys := len(idx.KeyColumnIDs)
+					rows = append(rows, tree.Datums{oidDatum(indexOID(t.ID, idx.ID)), oidDatum(uint32(t.ID)),
+						tree.NewDInt(tree.DInt(keys + len(idx.StoreColumnIDs))), tree.NewDInt(tree.DInt(keys)),
+						dbool(idx.Unique), dbool(idx.ID == t.PrimaryIndex.ID), dbool(true), dbool(true), dbool(true)})
 				}
 			}
 			return rows, nil

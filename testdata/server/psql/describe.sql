@@ -1,4 +1,4 @@
--- psql's own catalog queries: \l, \dt and \d (TestE2EPsql runs this with
+-- psql's own catalog queries: \l, \dt, \d and \di (TestE2EPsql runs this with
 -- ON_ERROR_STOP, so each must succeed).
 \set ECHO all
 CREATE DATABASE describe;
@@ -8,3 +8,4 @@ CREATE TABLE people (id INT PRIMARY KEY);
 \l
 \dt
 \d
+\di
