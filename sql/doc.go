@@ -79,8 +79,13 @@
 //     transaction; unique indexes are checked with transactional reads,
 //     which serializable validation turns into write-write conflicts.
 //   - Errors that reach the client carry a SQLSTATE (pgerror); KV conflicts
-//     become 40001, and a panic in a statement becomes an internal error
-//     of that statement only.
+//     become 40001 with a hint pointing at vcdb's docs (FlattenError turns
+//     an error into its wire form without the CockroachDB v1.2 link
+//     pgerror.Flatten adds), and a panic in a statement becomes an
+//     internal error of that statement only.
+//   - A secondary index's entries hold its key columns, the primary key
+//     and, when the descriptor says StoredValues, its STORING columns
+//     (rowcodec.go): only then is it read as covering them.
 //   - Users, memberships, grants and session defaults are part of the
 //     catalog version, so privilege checks are made when a statement is
 //     planned and hold for as long as its cached plan (authz.go).
