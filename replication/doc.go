@@ -172,9 +172,11 @@
 // whose version is above the source VC's (the revert would downgrade it).
 // Framing v2 (a CRC-32C per frame) is sent only when the source VC is at
 // FramingV2ClusterVersion and the consumer announced MaxFraming ≥ 2 (a
-// binary of release 25.2 or later); the producer re-reads both versions
-// at most every VersionCheckInterval after a checkpoint frame and switches
-// at the next frame.
+// binary of release 25.2 or later). The producer watches the source VC's
+// version setting in the live stream (ProducerConfig.VersionKey): a new
+// version switches the framing from the next frame, and one the consumer
+// cannot run ends the stream before it is sent. It also re-reads both
+// versions at most every VersionCheckInterval after a checkpoint frame.
 //
 // # Tests and benchmarks
 //

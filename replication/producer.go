@@ -38,6 +38,14 @@ type ProducerConfig struct {
 	// VC's version travels in the stream spec and heartbeats and gates the
 	// framing (versions.go). Nil: unknown, framing v1.
 	TenantVersion func(ctx context.Context, id tenant.ID) (tenant.Version, error)
+	// VersionKey is the key, without the tenant prefix, under which a VC
+	// stores its cluster version (the SQL layer's version setting, whose
+	// value is the version text). When set, the producer looks at every
+	// version of it it streams: a value the consumer cannot run ends the
+	// stream before it is sent (so a standby never receives a VC version
+	// its system VC does not support), and a value that allows framing v2
+	// switches to it from the next frame. Nil: only the periodic check.
+	VersionKey []byte
 	// VersionCheckInterval bounds how often a running partition stream
 	// re-reads the source VC's version and the consumer's (a switch to
 	// framing v2, or a mismatch that ends the stream); 0 means a second.

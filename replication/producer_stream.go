@@ -103,8 +103,10 @@ type partitionStreamer struct {
 	span       kv.Span
 	frameBytes int
 	enc        FrameEncoder
-	// versionChecked is when checkVersions last ran.
+	// versionChecked is when checkVersions last ran; sourceVersion is the
+	// newest source VC version known (read, or seen in the stream).
 	versionChecked time.Time
+	sourceVersion  tenant.Version
 }
 
 // checkVersions applies the version rule to the source VC's version now
@@ -119,7 +121,47 @@ func (s *partitionStreamer) checkVersions(ctx context.Context, j *ProducerJob) e
 	if err := checkVersionStrings(source.String(), j.ConsumerVersion); err != nil {
 		return err
 	}
-	s.enc.SetFraming(chooseFraming(source, j.ConsumerMaxFraming))
+	s.job = j
+	if s.sourceVersion.Less(source) {
+		s.sourceVersion = source
+	}
+	s.enc.SetFraming(chooseFraming(s.sourceVersion, j.ConsumerMaxFraming))
+	return nil
+}
+
+// watchVersion looks at a live version about to be streamed (the initial
+// scan's, as of the start time, were covered by the check at the
+// partition's start): if it is the source VC's cluster version
+// (ProducerConfig.VersionKey), the new value is checked against the
+// consumer's version before it is sent, and picks the framing of the
+// frames after the current one. The consumer's version is re-read from the
+// job record before a refusal, since a heartbeat may have raised it since
+// the last check.
+func (s *partitionStreamer) watchVersion(ctx context.Context, key, value []byte, tombstone bool) error {
+	vk := s.p.cfg.VersionKey
+	if vk == nil || tombstone || !bytes.Equal(key, vk) {
+		return nil
+	}
+	v, err := parseVersion(string(value))
+	if err != nil {
+		return err
+	}
+	if checkVersionStrings(v.String(), s.job.ConsumerVersion) != nil {
+		j, err := s.p.Job(ctx, s.job.ID)
+		if err != nil {
+			return err
+		}
+		s.job = j
+		if err := checkVersionStrings(v.String(), j.ConsumerVersion); err != nil {
+			return err
+		}
+	}
+	// A catch-up replays older values too: only a newer version moves
+	// the framing.
+	if s.sourceVersion.Less(v) {
+		s.sourceVersion = v
+		s.enc.SetFraming(chooseFraming(v, s.job.ConsumerMaxFraming))
+	}
 	return nil
 }
 
@@ -224,7 +266,7 @@ func (s *partitionStreamer) follow(ctx context.Context, from kv.Timestamp) error
 		if !ok {
 			return ended()
 		}
-		sawCheckpoint, err := s.add(ev)
+		sawCheckpoint, err := s.add(ctx, ev)
 		if err != nil {
 			return err
 		}
@@ -241,7 +283,7 @@ func (s *partitionStreamer) follow(ctx context.Context, from kv.Timestamp) error
 					}
 					return ended()
 				}
-				if sawCheckpoint, err = s.add(ev); err != nil {
+				if sawCheckpoint, err = s.add(ctx, ev); err != nil {
 					return err
 				}
 			default:
@@ -261,11 +303,14 @@ func (s *partitionStreamer) follow(ctx context.Context, from kv.Timestamp) error
 	}
 }
 
-func (s *partitionStreamer) add(ev kv.Event) (checkpoint bool, err error) {
+func (s *partitionStreamer) add(ctx context.Context, ev kv.Event) (checkpoint bool, err error) {
 	switch ev.Type {
 	case kv.EventValue:
 		k, err := s.suffix(ev.Version.Key)
 		if err != nil {
+			return false, err
+		}
+		if err := s.watchVersion(ctx, k, ev.Version.Value, ev.Version.Tombstone); err != nil {
 			return false, err
 		}
 		s.enc.AddVersion(k, ev.Version.Timestamp, ev.Version.Value, ev.Version.Tombstone)

@@ -27,9 +27,12 @@ import (
 // source VC is at FramingV2ClusterVersion or later AND the consumer
 // announced it decodes v2 (MaxFraming, from its binary's release);
 // otherwise v1. A source VC finalized to 25.2 mid-stream switches to v2 at
-// a frame boundary after the producer re-reads the version, which it does
-// at most every ProducerConfig.VersionCheckInterval, after a checkpoint
-// frame (so the switch is the next frame after a checkpoint).
+// the frame after the one that carries the new version setting (the
+// producer watches ProducerConfig.VersionKey in the stream), or, without a
+// VersionKey, after the producer re-reads the version, which it does at
+// most every ProducerConfig.VersionCheckInterval, after a checkpoint
+// frame. The same watch stops a stream before it would send a source VC
+// version the consumer cannot run.
 
 // FramingV2ClusterVersion is the source VC cluster version from which
 // framing v2 may be used.

@@ -178,3 +178,72 @@ func TestVersionCheckAtReconnect(t *testing.T) {
 		t.Fatalf("the job paused only after its retries ran out (%d)", job.Machine.Retries)
 	}
 }
+
+// TestVersionKeyWatch: with ProducerConfig.VersionKey, the producer acts
+// on the source VC's version as it streams it: a new version allowing v2
+// switches the framing at the next frame (the periodic re-read is off
+// here), and a version the standby cannot run ends the stream before it is
+// sent, so the standby never holds it, and the job pauses.
+func TestVersionKeyWatch(t *testing.T) {
+	t.Cleanup(leaktest.AfterTest(t))
+	env := newTestEnv(t, defaultEnvOptions())
+	p := env.addCluster("primary")
+	id := p.createVC("main")
+	v251, v252 := tenant.Version{Year: 25, Release: 1}, tenant.Version{Year: 25, Release: 2}
+	p.setVersion(id, v251)
+	p.producer.cfg.VersionKey = []byte("version")
+	p.producer.cfg.VersionCheckInterval = time.Hour
+	s := env.addCluster("standby")
+	s.setVersion(tenant.SystemID, v252)
+	ctx := context.Background()
+	if _, err := p.write(id, [][2]string{{"version", "25.1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.consumer.Create(ctx, CreateRequest{TenantName: "main", SourceTenantName: "main", SourceURI: "inproc://primary"}); err != nil {
+		t.Fatal(err)
+	}
+	s.waitReplicated("main", p.eng.Now(), 30*time.Second)
+	framing := func() int64 {
+		for _, m := range s.consumer.Metrics() {
+			return m.FramingVersion
+		}
+		return 0
+	}
+	if f := framing(); f != int64(FramingV1) {
+		t.Fatalf("framing v%d", f)
+	}
+	ts, err := p.write(id, [][2]string{{"version", "25.2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.waitReplicated("main", ts, 30*time.Second)
+	succeedsSoon(t, 30*time.Second, func() error {
+		if f := framing(); f != int64(FramingV2) {
+			return errors.Newf("framing v%d", f)
+		}
+		return nil
+	})
+	if _, err := p.write(id, [][2]string{{"version", "25.3"}, {"other", "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	succeedsSoon(t, 30*time.Second, func() error {
+		st, err := s.consumer.Status(ctx, s.vc("main").ID)
+		if err != nil {
+			return err
+		}
+		if st.Status != StatusPaused || !strings.Contains(st.LastError, "at version 25.3") {
+			return errors.Newf("status %s, last error %q", st.Status, st.LastError)
+		}
+		return nil
+	})
+	sid := s.vc("main").ID
+	err = s.eng.Export(ctx, tenantSpan(sid), kv.Timestamp{}, s.eng.Now(), func(v kv.Version) error {
+		if string(v.Value) == "25.3" {
+			return errors.Newf("the standby holds version 25.3 at %s", v.Timestamp)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -56,6 +56,8 @@ func (h *Host) initReplication(ctx context.Context) error {
 	pcfg := replication.ProducerConfig{
 		Engine: h.kv, Records: h.store, ClusterID: h.clusterID,
 		TenantVersion: h.clusterVersion,
+		// The version setting's key within a VC (no tenant prefix).
+		VersionKey: catalog.Keys{}.Setting(catalog.VersionSetting),
 	}
 	if f := h.cfg.Replication.Producer; f != nil {
 		f(&pcfg)
