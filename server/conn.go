@@ -386,6 +386,7 @@ func (c *conn) takeStatusChanges() {
 		}
 	}
 	c.enc.conv.ExtraFloatDigits = c.sess.ExtraFloatDigits()
+	c.enc.conv.BytesEncodeFormat = c.sess.BytesEncodeFormat()
 }
 
 // applyStatus updates the encoder and the parameter parser from a

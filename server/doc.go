@@ -112,7 +112,7 @@
 //     until it finishes or is closed).
 //   - Every error reaches the client through toErrorResponse (errors.go),
 //     the one place errors become wire messages; SQLSTATE, detail and
-//     hint come from the error chain (pgerror.Flatten).
+//     hint come from the error chain (sql.FlattenError).
 //   - Values are encoded by the type announced in RowDescription
 //     (encode.go); text output follows CockroachDB's pgwire formatting
 //     with the session's TimeZone, IntervalStyle and extra_float_digits.

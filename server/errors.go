@@ -10,6 +10,7 @@ import (
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgerror"
 	"github.com/cockroachdb/errors"
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/vcdb/vcdb/sql"
 )
 
 // Severities of ErrorResponse and NoticeResponse (PostgreSQL's elog
@@ -42,10 +43,11 @@ func errServiceStopped(cluster string) error {
 // toErrorResponse turns any error into an ErrorResponse: this is the one
 // place where errors become wire messages (STYLE.md). The SQLSTATE,
 // severity, detail, hint and constraint name come from the error chain
-// through pgerror.Flatten; errors without a code are XXUUU, as in
-// CockroachDB.
+// through sql.FlattenError (pgerror.Flatten, but a 40001 keeps vcdb's
+// own hint instead of a link to CockroachDB v1.2's docs); errors without
+// a code are XXUUU, as in CockroachDB.
 func toErrorResponse(err error, severity string) *pgproto3.ErrorResponse {
-	pe := pgerror.Flatten(err)
+	pe := sql.FlattenError(err)
 	if severity == "" {
 		severity = pe.Severity
 		if severity == "" {

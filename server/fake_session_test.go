@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/apd/v3"
+	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/lex"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgcode"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/pgwire/pgerror"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/sem/tree"
@@ -148,6 +149,8 @@ func (s *fakeSession) TakeNotices() []error {
 	return n
 }
 func (s *fakeSession) ExtraFloatDigits() int32 { return s.efd }
+
+func (s *fakeSession) BytesEncodeFormat() lex.BytesEncodeFormat { return lex.BytesEncodeHex }
 func (s *fakeSession) Sync(context.Context) error {
 	*s.syncs++
 	return nil

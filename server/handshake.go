@@ -229,6 +229,7 @@ func (c *conn) sendStatusParams() {
 	// already part of StatusParams.
 	_ = c.sess.TakeStatusChanges()
 	c.enc.conv.ExtraFloatDigits = c.sess.ExtraFloatDigits()
+	c.enc.conv.BytesEncodeFormat = c.sess.BytesEncodeFormat()
 }
 
 // parseStartupPairs splits a StartupMessage body into its NUL-terminated

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 
+	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/lex"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/sem/tree"
 	"github.com/cockroachdb/cockroachdb-parser/pkg/sql/types"
 	"github.com/vcdb/vcdb/sql"
@@ -43,6 +44,10 @@ type Session interface {
 	// settings, TimeZone, DateStyle and IntervalStyle, arrive as
 	// ParameterStatus values.)
 	ExtraFloatDigits() int32
+	// BytesEncodeFormat is the bytea_output setting, which decides how
+	// BYTES print in text format (not reported through ParameterStatus
+	// either).
+	BytesEncodeFormat() lex.BytesEncodeFormat
 	// Done is closed when the session's virtual cluster stops serving
 	// (STOP SERVICE, shutdown): the connection then ends with 57P01.
 	Done() <-chan struct{}
