@@ -282,6 +282,7 @@ func (s *Session) prepareEvalContext(txn *kv.Txn, args tree.Datums) *sem.Context
 		Database:                s.data.database,
 		SearchPath:              s.data.searchPath,
 		Version:                 versionString(),
+		ExecutableVersion:       executableVersion(),
 		Placeholders:            args,
 		IntervalStyle:           s.data.intervalStyle,
 		DateStyle:               s.data.dateStyle,

@@ -68,19 +68,29 @@ var versionTextCache atomic.Pointer[versionTextEntry]
 type versionTextEntry struct {
 	release tenant.Version
 	text    string
+	short   string // "25.2", crdb_internal.node_executable_version()
 }
 
 // versionString is version()'s result, e.g. "vcdb v25.2.0
 // (CockroachDB-compatible SQL, PostgreSQL 13.0.0 wire protocol)".
 func versionString() string {
+	return versionText().text
+}
+
+// executableVersion is the binary's release, "25.2".
+func executableVersion() string {
+	return versionText().short
+}
+
+func versionText() *versionTextEntry {
 	v := tenant.Binary()
 	if e := versionTextCache.Load(); e != nil && e.release == v {
-		return e.text
+		return e
 	}
-	e := &versionTextEntry{release: v, text: fmt.Sprintf(
+	e := &versionTextEntry{release: v, short: v.String(), text: fmt.Sprintf(
 		"vcdb %s (CockroachDB-compatible SQL, PostgreSQL %s wire protocol)", tenant.BinaryString(), serverVersion)}
 	versionTextCache.Store(e)
-	return e.text
+	return e
 }
 
 // isNodeExecutableVersionCall reports whether e is

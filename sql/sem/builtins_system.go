@@ -79,6 +79,9 @@ var systemBuiltins = map[string]builtinDef{
 	"version": def("system info", sessionFn(types.String, func(_ context.Context, ev *evaluator, _ tree.Datums) (tree.Datum, error) {
 		return str(ev.ec.Version), nil
 	})),
+	"crdb_internal.node_executable_version": def("system info", sessionFn(types.String, func(_ context.Context, ev *evaluator, _ tree.Datums) (tree.Datum, error) {
+		return str(ev.ec.ExecutableVersion), nil
+	})),
 	"current_database": def("system info", sessionFn(types.String, func(_ context.Context, ev *evaluator, _ tree.Datums) (tree.Datum, error) {
 		return stringOrNull(ev.ec.Database), nil
 	})),

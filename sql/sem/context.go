@@ -35,6 +35,9 @@ type Context struct {
 	SearchPath []string
 	// Version is the text version() returns.
 	Version string
+	// ExecutableVersion is the binary's release ("25.2"), which
+	// crdb_internal.node_executable_version() returns.
+	ExecutableVersion string
 	// Placeholders holds the values of $1..$n, already converted to the
 	// types the statement was prepared with (tree.DNull for NULL).
 	Placeholders tree.Datums
