@@ -181,7 +181,9 @@ func (s *Session) execVCStatement(ctx context.Context, prep *Prepared, args tree
 			return nil, pgerror.Newf(pgcode.InsufficientPrivilege,
 				"cluster setting %s is only settable by the system tenant", cs.name)
 		}
-		if cs.name == catalog.VersionSetting {
+		if cs.name == catalog.VersionSetting || cs.name == settingPreserveDowngrade {
+			// Both are checked against the VC's own version where they are
+			// set (version.go); an override would bypass those rules.
 			return nil, pgerror.Newf(pgcode.InvalidParameterValue,
 				"cannot override cluster setting %s: a virtual cluster's version is finalized in the virtual cluster", cs.name)
 		}
