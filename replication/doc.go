@@ -168,7 +168,10 @@
 // nothing; RESUME of a paused job refuses and leaves it paused; a
 // mismatch found while streaming or at a reconnect pauses the job at once
 // (Event.Permanent) with the refusal as its last error, and
-// ConsumerHooks.Paused tells the Host. Failback also refuses a target VC
+// ConsumerHooks.Paused tells the Host. A refusal made by the source
+// crosses pgwire as a 55000 whose constraint name is
+// VersionConstraintName (marks do not travel); PGSource marks it again,
+// so it pauses the job at its first occurrence too. Failback also refuses a target VC
 // whose version is above the source VC's (the revert would downgrade it).
 // Framing v2 (a CRC-32C per frame) is sent only when the source VC is at
 // FramingV2ClusterVersion and the consumer announced MaxFraming ≥ 2 (a

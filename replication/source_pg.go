@@ -55,13 +55,23 @@ func NewPGSource(cfg *pgconn.Config) *PGSource {
 	return &PGSource{cfg: cfg}
 }
 
-// pgError keeps the SQLSTATE of an error the source sent.
+// pgError keeps the SQLSTATE, hint and constraint name of an error the
+// source sent. A 55000 naming VersionConstraintName is the source's
+// version refusal (CheckVersions): it gets its errVersionMismatch mark
+// back, which the wire lost, so that the job pauses at once.
 func pgError(err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
-		e := pgerror.New(pgcode.MakeCode(pe.Code), pe.Message)
+		code := pgcode.MakeCode(pe.Code)
+		e := pgerror.New(code, pe.Message)
 		if pe.Hint != "" {
 			e = errors.WithHint(e, pe.Hint)
+		}
+		if pe.ConstraintName != "" {
+			e = pgerror.WithConstraintName(e, pe.ConstraintName)
+		}
+		if code == pgcode.ObjectNotInPrerequisiteState && pe.ConstraintName == VersionConstraintName {
+			e = errors.Mark(e, errVersionMismatch)
 		}
 		return e
 	}

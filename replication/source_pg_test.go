@@ -4,7 +4,9 @@ import (
 	"context"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/vcdb/vcdb/kv"
+	"github.com/vcdb/vcdb/tenant"
 )
 
 // fakeSQLServer is a minimal pgwire server standing in for the SQL layer's
@@ -125,8 +128,11 @@ func (s *fakeSQLServer) serve(c net.Conn) {
 				if ctx.Err() != nil {
 					return
 				}
+				// As the wire server does (server/errors.go), the
+				// constraint name travels in the 'n' field.
 				code := pgerror.GetPGCode(err)
-				be.Send(&pgproto3.ErrorResponse{Severity: "ERROR", Code: code.String(), Message: err.Error()})
+				be.Send(&pgproto3.ErrorResponse{Severity: "ERROR", Code: code.String(), Message: err.Error(),
+					ConstraintName: pgerror.GetConstraintName(err)})
 				failed = true
 			}
 		case *pgproto3.Sync:
@@ -250,5 +256,95 @@ func TestPGSource(t *testing.T) {
 	}
 	if len(jobs) != 1 || jobs[0].Status != ProducerRetaining {
 		t.Fatalf("producer jobs after failover: %+v", jobs)
+	}
+}
+
+// TestPGSourceVersionMismatchPauses checks that the source's version
+// refusal keeps its meaning over pgwire: when the source VC is upgraded
+// past what the standby can run, the producer ends the stream with a 55000
+// naming VersionConstraintName, and the consumer pauses the job at its
+// first stream error (one error counted, never "replication error" and a
+// retry), with the refusal as its last error.
+func TestPGSourceVersionMismatchPauses(t *testing.T) {
+	t.Cleanup(leaktest.AfterTest(t))
+	env := newTestEnv(t, defaultEnvOptions())
+	p := env.addCluster("primary")
+	id := p.createVC("main")
+	srv := startFakeSQLServer(t, func() *Producer { return env.cluster("primary").producer })
+	t.Cleanup(srv.close)
+	cfg, err := pgconn.ParseConfig("postgres://repl@" + srv.ln.Addr().String() + "/defaultdb?sslmode=disable&connect_timeout=5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := env.addCluster("standby")
+	v251, v252 := tenant.Version{Year: 25, Release: 1}, tenant.Version{Year: 25, Release: 2}
+	p.setVersion(id, v251)
+	s.setVersion(tenant.SystemID, v251)
+	s.consumer.cfg.Dial = func(ctx context.Context, uri string) (Source, error) { return NewPGSource(cfg), nil }
+	var paused atomic.Int32
+	s.consumer.cfg.Hooks.Paused = func(string, string) { paused.Add(1) }
+	ctx := context.Background()
+	if _, err := s.consumer.Create(ctx, CreateRequest{TenantName: "main", SourceTenantName: "main", SourceURI: "postgres://repl@host:26257/"}); err != nil {
+		t.Fatal(err)
+	}
+	s.waitReplicated("main", p.eng.Now(), 30*time.Second)
+	jobID := s.jobOf("main")
+
+	// The source VC moves to 25.2; the standby's system VC stays at 25.1.
+	p.setVersion(id, v252)
+	if _, err := p.write(id, [][2]string{{"a", "1"}}); err != nil {
+		t.Fatal(err)
+	}
+	var rec *ConsumerJob
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if rec, err = s.consumer.Job(ctx, jobID); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Machine.Status == StatusPaused {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job not paused after the source's version refusal: %+v", rec.Machine)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if rec.Machine.Retries != 1 {
+		t.Fatalf("the version refusal was retried: %d stream errors before the pause (last: %s)", rec.Machine.Retries, rec.Machine.LastError)
+	}
+	if paused.Load() != 1 {
+		t.Fatalf("Paused hook called %d times", paused.Load())
+	}
+	// The last error is the source's refusal, naming both versions.
+	for _, want := range []string{"25.2", "25.1"} {
+		if !strings.Contains(rec.Machine.LastError, want) {
+			t.Fatalf("last error does not name version %s: %s", want, rec.Machine.LastError)
+		}
+	}
+}
+
+// TestPGErrorVersionMark checks pgError's recognition: only a 55000 that
+// names VersionConstraintName is a version refusal.
+func TestPGErrorVersionMark(t *testing.T) {
+	for _, tc := range []struct {
+		code, constraint string
+		want             bool
+	}{
+		{pgcode.ObjectNotInPrerequisiteState.String(), VersionConstraintName, true},
+		{pgcode.ObjectNotInPrerequisiteState.String(), "", false},
+		{pgcode.ObjectNotInPrerequisiteState.String(), "other", false},
+		{pgcode.UniqueViolation.String(), VersionConstraintName, false},
+	} {
+		err := pgError(&pgconn.PgError{Code: tc.code, Message: "m", ConstraintName: tc.constraint})
+		if got := IsVersionMismatch(err); got != tc.want {
+			t.Errorf("code %s constraint %q: IsVersionMismatch = %v", tc.code, tc.constraint, got)
+		}
+		if got := pgerror.GetPGCode(err).String(); got != tc.code {
+			t.Errorf("code %s lost: %s", tc.code, got)
+		}
+	}
+	if !IsVersionMismatch(CheckVersions(tenant.Version{Year: 25, Release: 2}, tenant.Version{Year: 25, Release: 1})) ||
+		pgerror.GetConstraintName(CheckVersions(tenant.Version{Year: 25, Release: 2}, tenant.Version{Year: 25, Release: 1})) != VersionConstraintName {
+		t.Fatal("CheckVersions' refusal lacks its mark or constraint name")
 	}
 }

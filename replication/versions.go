@@ -65,6 +65,17 @@ var errVersionMismatch = errors.New("replication: version mismatch")
 // IsVersionMismatch reports whether err is a version refusal.
 func IsVersionMismatch(err error) bool { return errors.Is(err, errVersionMismatch) }
 
+// VersionConstraintName names the PCR version rule in the refusals of
+// CheckVersions. A mark made with errors.Mark does not cross pgwire, so the
+// refusal also carries this name in its constraint-name field (the
+// ErrorResponse's 'n' field, which the wire server fills from
+// pgerror.WithConstraintName): the consumer's PGSource recognises a 55000
+// with this name as the source's version refusal and marks it again
+// (source_pg.go), so the job pauses at once instead of retrying. The name
+// is part of the stream protocol: changing it breaks that recognition
+// between releases.
+const VersionConstraintName = "pcr_version_compatibility"
+
 // CheckVersions applies the PCR version rule to a source VC at source and
 // a standby whose system VC is at standby: the standby must be at the
 // source's version or one release ahead. A zero version (unknown: a peer
@@ -84,7 +95,7 @@ func CheckVersions(source, standby tenant.Version) error {
 			"the source virtual cluster is at version %s but the standby's system virtual cluster is at version %s: a standby may be at most one release ahead of the source (%s or %s); upgrade the source first",
 			source, standby, standby.Previous(), standby)
 	}
-	return errors.Mark(err, errVersionMismatch)
+	return errors.Mark(pgerror.WithConstraintName(err, VersionConstraintName), errVersionMismatch)
 }
 
 // parseVersion parses a version that came from the other cluster or from
