@@ -562,6 +562,18 @@ func (p *Producer) registerStream(id int64, cancel context.CancelFunc) func() {
 	}
 }
 
+// ActiveStreams returns how many partition streams (StreamPartition
+// calls) are running now, over all jobs; for tests and metrics.
+func (p *Producer) ActiveStreams() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, m := range p.mu.active {
+		n += len(m)
+	}
+	return n
+}
+
 func (p *Producer) cancelStreams(id int64) {
 	p.mu.Lock()
 	var cancels []context.CancelFunc

@@ -126,6 +126,22 @@ func (c *conn) cancelQuery() {
 	}
 }
 
+// cancelAtDrain arranges for the running statement to be cancelled with
+// errStatementDrained as soon as the server drains (at once if it already
+// does); the returned function undoes it and must be called before the
+// statement ends. The statement's own cancel function is taken now, so a
+// late call can never reach the connection's next statement.
+func (c *conn) cancelAtDrain() (stop func()) {
+	c.mu.Lock()
+	cancel := c.mu.cancelStmt
+	c.mu.Unlock()
+	if cancel == nil {
+		return func() {}
+	}
+	unregister := context.AfterFunc(c.srv.drainCtx, func() { cancel(errStatementDrained) })
+	return func() { unregister() }
+}
+
 // setRunning registers the context and cancel function of the statement
 // about to run (nil, nil when it ends).
 func (c *conn) setRunning(ctx context.Context, cancel context.CancelCauseFunc) {

@@ -150,7 +150,11 @@
 //
 // Server owns the accept loops and one goroutine per connection; each
 // connection goroutine owns its read loop. Server.Drain stops accepting
-// and waits for connections to become idle and close; Server.Close
+// and waits for connections to become idle and close, except that a
+// statement whose Result never ends by itself (EndAtDrain: a replication
+// stream) is cancelled at once with 57P01 (the standby reconnects and
+// resumes above its replicated time), so that a SIGINT does not wait the
+// whole drain timeout for it; Server.Close
 // cancels everything and waits for every goroutine. Node.Shutdown writes
 // the node's stop order (drain, wire, HTTP, SQL, KV) in one place, with
 // the reason for each step.

@@ -29,6 +29,11 @@ var (
 	// errAdminShutdown is the cause when the server stops the connection
 	// at the end of a drain.
 	errAdminShutdown = pgerror.New(pgcode.AdminShutdown, "terminating connection due to administrator command")
+	// errStatementDrained is the cause when a draining server ends a
+	// statement that would never end by itself (a replication stream,
+	// see drainEnder). 57P01, as for the connections the drain closes;
+	// a standby treats it as a stream error and reconnects.
+	errStatementDrained = pgerror.New(pgcode.AdminShutdown, "terminating the statement: the node is draining")
 	// errClientGone is the cause when the client closed its end.
 	errClientGone = errors.New("client closed the connection")
 )
@@ -99,6 +104,8 @@ func explainCancel(ctx context.Context, err error) error {
 		return errQueryCanceled
 	case errors.Is(cause, errAdminShutdown):
 		return errAdminShutdown
+	case errors.Is(cause, errStatementDrained):
+		return errStatementDrained
 	case errors.Is(cause, errClientGone):
 		return errClientGone
 	}

@@ -69,8 +69,13 @@ import (
 //	                                 whether physical_replication_logical_bytes
 //	                                 of the VC is at most N (failback moves
 //	                                 only what changed)
-//	restart cluster=                 shut the node down and start it again on
-//	                                 its store (disk only)
+//	restart cluster= [graceful]      shut the node down and start it again on
+//	                                 its store (disk only); graceful: with
+//	                                 Node.Shutdown (drain first, as SIGINT
+//	                                 does), printing whether the drain ended
+//	                                 well before its timeout
+//	producer-streams [cluster=primary]
+//	                                 how many partition streams run now
 //
 // Output is made deterministic: decimal HLC times print as <hlc>,
 // timestamps as <timestamp>, intervals as <interval>, ports as <port>.
@@ -122,6 +127,10 @@ type replHarness struct {
 	root     string
 	vars     map[string]string
 	conns    map[string]*pgconn.PgConn
+
+	// drainTimeout, when set, is the nodes' NodeConfig.DrainTimeout
+	// (create-clusters drain-timeout=); 2 s otherwise.
+	drainTimeout time.Duration
 
 	// revertGate, while non-nil, holds failover reverts after their first
 	// chunk until it is closed.
@@ -200,6 +209,13 @@ func (r *replHarness) run(t *testing.T, d *datadriven.TestData) string {
 	defer cancel()
 	switch d.Cmd {
 	case "create-clusters":
+		if v := r.arg(d, "drain-timeout", ""); v != "" {
+			dt, err := time.ParseDuration(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.drainTimeout = dt
+		}
 		r.createClusters(t, d.HasArg("secure"), d.HasArg("disk"))
 		return ""
 	case "exec-sql":
@@ -275,8 +291,9 @@ func (r *replHarness) run(t *testing.T, d *datadriven.TestData) string {
 	case "logical-bytes":
 		return r.logicalBytes(t, r.arg(d, "cluster", "standby"), r.arg(d, "vc", "main"), r.arg(d, "max", ""))
 	case "restart":
-		r.restart(t, r.arg(d, "cluster", ""))
-		return ""
+		return r.restart(t, r.arg(d, "cluster", ""), d.HasArg("graceful"))
+	case "producer-streams":
+		return fmt.Sprintf("%d\n", r.cluster(t, r.arg(d, "cluster", "primary")).node.Host().Producer().ActiveStreams())
 	}
 	t.Fatalf("unknown directive %s", d.Cmd)
 	return ""
@@ -297,6 +314,9 @@ func (r *replHarness) createClusters(t *testing.T, secure, disk bool) {
 			ListenAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Insecure: !secure,
 			Init: sql.InitVirtualized, Logf: r.logf,
 			Replication: r.replTestKnobs(), DrainTimeout: 2 * time.Second,
+		}
+		if r.drainTimeout != 0 {
+			c.cfg.DrainTimeout = r.drainTimeout
 		}
 		if name == "standby" {
 			c.cfg.Init = sql.InitVirtualizedEmpty
@@ -634,7 +654,7 @@ func (r *replHarness) metrics(t *testing.T, cluster string) string {
 
 // restart shuts a cluster's node down and starts it again on its store at
 // the same addresses (so that URIs naming it stay valid).
-func (r *replHarness) restart(t *testing.T, name string) {
+func (r *replHarness) restart(t *testing.T, name string, graceful bool) string {
 	c := r.cluster(t, name)
 	if c.cfg.InMemory {
 		t.Fatal("restart needs create-clusters disk")
@@ -647,12 +667,30 @@ func (r *replHarness) restart(t *testing.T, name string) {
 	}
 	cfg := c.cfg
 	cfg.ListenAddr, cfg.HTTPAddr = c.node.SQLAddr().String(), c.node.HTTPAddr().String()
-	c.node.Close()
+	out := ""
+	if graceful {
+		// The drain must not wait for statements that never end by
+		// themselves (replication streams): it ends well before its
+		// timeout. Half the timeout leaves seconds of slack on a loaded
+		// machine.
+		start := time.Now()
+		if err := c.node.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(start); took < cfg.DrainTimeout/2 {
+			out = fmt.Sprintf("shut down in less than half the drain timeout (%s)\n", cfg.DrainTimeout)
+		} else {
+			out = fmt.Sprintf("shutdown took %s (drain timeout %s)\n", took.Round(time.Second), cfg.DrainTimeout)
+		}
+	} else {
+		c.node.Close()
+	}
 	var err error
 	succeedsSoon(t, func() error {
 		c.node, err = StartNode(context.Background(), cfg)
 		return err
 	})
+	return out
 }
 
 func (r *replHarness) producerJobs(ctx context.Context, t *testing.T, cluster string) string {

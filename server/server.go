@@ -57,6 +57,11 @@ type Server struct {
 	// drainCh is closed when draining starts: idle connections close.
 	drainCh   chan struct{}
 	drainOnce sync.Once
+	// drainCtx is cancelled when draining starts (with drainCh): running
+	// statements whose results never end by themselves (drainEnder) are
+	// cancelled from it.
+	drainCtx  context.Context
+	drainStop context.CancelFunc
 	wg        sync.WaitGroup
 
 	nextPID  atomic.Uint32
@@ -98,6 +103,7 @@ func NewServer(cfg Config) *Server {
 		panic(err)
 	}
 	s.ctx, s.cancel = context.WithCancelCause(context.Background())
+	s.drainCtx, s.drainStop = context.WithCancel(context.Background())
 	s.mu.conns = map[uint32]*conn{}
 	s.mu.listeners = map[net.Listener]struct{}{}
 	return s
@@ -239,12 +245,18 @@ func (s *Server) stopAccepting() {
 		_ = ln.Close()
 	}
 	s.mu.Unlock()
-	s.drainOnce.Do(func() { close(s.drainCh) })
+	s.drainOnce.Do(func() {
+		close(s.drainCh)
+		s.drainStop()
+	})
 }
 
 // Drain stops accepting connections and closes each open connection as
 // soon as it is idle (after the ReadyForQuery that ends its current
-// statement or batch), sending 57P01 like a PostgreSQL shutdown. It
+// statement or batch), sending 57P01 like a PostgreSQL shutdown. A
+// statement whose result never ends by itself (a replication stream, see
+// drainEnder) is cancelled at once with 57P01 instead: waiting for it
+// would always cost the whole drain timeout. It
 // returns when no connection is left, or ctx's error when ctx ends first;
 // Close then stops the rest.
 func (s *Server) Drain(ctx context.Context) error {

@@ -100,7 +100,22 @@ func (c *conn) drainResult(ctx context.Context, res sql.Result, cols []sql.Colum
 	return tag, err
 }
 
+// drainEnder is an optional interface of a sql.Result. A result whose
+// EndAtDrain returns true never ends by itself (crdb_internal.
+// stream_partition: a replication stream runs until the standby goes
+// away), so a draining server cancels its statement at once, with
+// errStatementDrained, rather than wait the whole drain timeout for it.
+// Its client must be one that reconnects by itself and loses nothing
+// when the statement ends early (the standby's consumer resumes from its
+// durable replicated time).
+type drainEnder interface {
+	EndAtDrain() bool
+}
+
 func (c *conn) sendRows(ctx context.Context, res sql.Result, cols []sql.Column, formats []int16, limit int) (tag string, suspended bool, err error) {
+	if d, ok := res.(drainEnder); ok && d.EndAtDrain() {
+		defer c.cancelAtDrain()()
+	}
 	// A result that trickles rows (a replication stream) has each one
 	// flushed as it comes: its latency is the standby's replication lag.
 	flushEach := false

@@ -362,6 +362,14 @@ func (r *partitionResult) Columns() []Column { return r.cols }
 // FlushEachRow implements RowFlusher.
 func (r *partitionResult) FlushEachRow() bool { return true }
 
+// EndAtDrain tells the wire server (its optional drainEnder interface)
+// that this result never ends by itself, so a draining node must end the
+// stream at once instead of waiting its whole drain timeout for it. That
+// loses nothing: the standby's consumer treats the end as a stream error,
+// reconnects (to this node once it is back) and resumes strictly above
+// its durable replicated time.
+func (r *partitionResult) EndAtDrain() bool { return true }
+
 func (r *partitionResult) Next(ctx context.Context) (tree.Datums, error) {
 	if r.rerr != nil {
 		return nil, r.rerr
