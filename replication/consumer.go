@@ -178,6 +178,10 @@ func (c *Consumer) Close() {
 	c.wg.Wait()
 }
 
+// wallNow is the wall time of job records' times: the cluster's HLC,
+// which never runs backwards across restarts.
+func (c *Consumer) wallNow() int64 { return c.cfg.Engine.Now().WallTime }
+
 func (c *Consumer) ptsID(jobID int64) string { return fmt.Sprintf("replication-consumer-%d", jobID) }
 
 // Jobs returns every consumer job record, in id order.
@@ -260,6 +264,10 @@ type CreateRequest struct {
 	Retention time.Duration
 	// ReadOnly also creates <TenantName>-readonly.
 	ReadOnly bool
+	// Description (the statement, secrets redacted) and User (who ran
+	// it) are kept for SHOW JOBS.
+	Description string
+	User        string
 }
 
 // Create validates the source synchronously (an error from the source,
@@ -368,6 +376,7 @@ func (c *Consumer) createJob(ctx context.Context, src Source, spec StreamSpec, r
 		SourceURI: req.SourceURI, SourceTenantName: spec.SourceTenantName,
 		SourceTenantID: spec.SourceTenantID, SourceClusterID: spec.SourceClusterID,
 		StreamID: spec.StreamID, Retention: req.Retention, PTSID: c.ptsID(jobID),
+		Description: req.Description, User: req.User,
 		Machine: Machine{
 			Status: StatusInitializing, StartTime: spec.StartTime, RetainedTime: spec.StartTime,
 		},
@@ -417,6 +426,7 @@ func (c *Consumer) createJob(ctx context.Context, src Source, spec StreamSpec, r
 			}
 			rec.ReaderTenantID = id
 		}
+		rec.touch(c.wallNow(), false)
 		return putJSON(txn, jobKey(keyConsumer, jobID), rec)
 	})
 	if err != nil {
@@ -436,6 +446,7 @@ func (c *Consumer) createJob(ctx context.Context, src Source, spec StreamSpec, r
 
 func (c *Consumer) markCancelled(ctx context.Context, rec *ConsumerJob) {
 	rec.Machine.Status = StatusCancelled
+	rec.touch(c.wallNow(), true)
 	_ = tenant.RunTxn(ctx, c.cfg.Engine, func(txn *kv.Txn) error {
 		return putJSON(txn, jobKey(keyConsumer, rec.ID), rec)
 	})

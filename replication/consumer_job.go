@@ -123,6 +123,7 @@ func errJobEnded(id int64) error {
 // persist writes rec (and, through extra, other records in the same
 // transaction) and publishes it.
 func (j *consumerJob) persist(ctx context.Context, extra func(txn *kv.Txn) error) error {
+	j.rec.touch(j.c.wallNow(), j.rec.Machine.Status.Terminal())
 	err := tenant.RunTxn(ctx, j.c.cfg.Engine, func(txn *kv.Txn) error {
 		if extra != nil {
 			if err := extra(txn); err != nil {

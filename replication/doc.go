@@ -18,7 +18,8 @@
 //	messages.go         control messages of the five internal statements (JSON)
 //	frontier.go         Frontier: the replicated time of a span
 //	state.go            Machine: the consumer state machine, Transitions table
-//	jobs.go             job records and the progress register
+//	jobs.go             job records (with their times) and the progress register
+//	jobs_show.go        JobInfo: a job in SHOW JOBS's terms (types, statuses, error)
 //	producer.go         Producer: start, heartbeat, complete, expiry, retention jobs
 //	producer_stream.go  Producer.StreamPartition: initial scan + rangefeed → frames
 //	source.go           Source (consumer's view of a primary), in-process Source
@@ -148,7 +149,11 @@
 // Close, Create, StartFailback, Pause, Resume, Complete, SetRetention,
 // AddReader, Cancel, Status, ReplicatedTime, ReaderTimestamp, Metrics,
 // WaitForJob};
-// Fingerprint for SHOW EXPERIMENTAL_FINGERPRINTS; RedactURI. Dial returns
+// Fingerprint for SHOW EXPERIMENTAL_FINGERPRINTS; RedactURI; for SHOW
+// JOBS, Consumer.Jobs and Producer.Jobs with ConsumerJobInfo and
+// ProducerJobInfo (CockroachDB's job types and statuses; the statement and
+// user that made a consumer job come in CreateRequest and FailbackRequest,
+// the stream's user in StartReplicationStreamAs). Dial returns
 // NewPGSource(config) for a URI. Errors carry SQLSTATEs (55000 wrong state,
 // 22023 bad value, 42704 unknown, 42710 duplicate) with CockroachDB's
 // wording. Versions come from the caller (ProducerConfig.TenantVersion,

@@ -20,6 +20,9 @@ type FailbackRequest struct {
 	SourceURI        string
 	Retention        time.Duration
 	ReadOnly         bool
+	// Description and User: as in CreateRequest.
+	Description string
+	User        string
 }
 
 // checkFailbackTarget checks the local VC's state (CRDB-PCR-FACTS §3.2, in
@@ -102,7 +105,8 @@ func (c *Consumer) StartFailback(ctx context.Context, req FailbackRequest) (int6
 		return 0, err
 	}
 	cr := CreateRequest{TenantName: vc.Name, SourceTenantName: req.SourceTenantName,
-		SourceURI: req.SourceURI, Retention: req.Retention, ReadOnly: req.ReadOnly}
+		SourceURI: req.SourceURI, Retention: req.Retention, ReadOnly: req.ReadOnly,
+		Description: req.Description, User: req.User}
 	id, err := c.createJob(ctx, src, spec, cr, &failbackTarget{rec: vc, resumeTime: resume})
 	if err != nil {
 		c.abandonStream(src, spec.StreamID)

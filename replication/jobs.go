@@ -169,6 +169,33 @@ type ProducerJob struct {
 	// ExpiresAt is wall time in Unix nanoseconds.
 	ExpiresAt int64  `json:"expires_at"`
 	Status    string `json:"status"`
+	// User is the user of the stream's connection (the standby's user on
+	// this cluster), empty for a retention job, which the system makes.
+	User string `json:"user,omitempty"`
+	// JobTimes: created, last modified (every heartbeat), finished.
+	JobTimes
+}
+
+// JobTimes are the wall times (Unix nanoseconds, 0: unknown, as in records
+// written before they existed) SHOW JOBS prints as created, modified and
+// finished. A job starts running when it is created, so started is
+// created.
+type JobTimes struct {
+	Created  int64 `json:"created,omitempty"`
+	Modified int64 `json:"modified,omitempty"`
+	Finished int64 `json:"finished,omitempty"`
+}
+
+// touch records a write of the job at now; finished says whether the job
+// has reached a terminal status (its first such write is its finish).
+func (t *JobTimes) touch(now int64, finished bool) {
+	if t.Created == 0 {
+		t.Created = now
+	}
+	t.Modified = now
+	if finished && t.Finished == 0 {
+		t.Finished = now
+	}
 }
 
 // holdsProtection reports whether the job's protected timestamp is in force.
@@ -201,6 +228,12 @@ type ConsumerJob struct {
 	RetentionJobID int64 `json:"retention_job_id,omitempty"`
 	// ReaderActivated: the reader VC was made ready/shared.
 	ReaderActivated bool `json:"reader_activated,omitempty"`
+	// Description is the statement that made the job, secrets redacted
+	// (the SQL layer formats it); User is who ran it. SHOW JOBS prints
+	// them.
+	Description string `json:"description,omitempty"`
+	User        string `json:"user,omitempty"`
+	JobTimes
 
 	Machine Machine `json:"machine"`
 }

@@ -146,18 +146,24 @@ func (p *Producer) ptsID(jobID int64) string { return fmt.Sprintf("replication-p
 // (now, or the request's resume time for a failback), protects the VC's span
 // from GC at it and returns the encoded StreamSpec.
 func (p *Producer) StartReplicationStream(ctx context.Context, tenantName string, req []byte) ([]byte, error) {
+	return p.StartReplicationStreamAs(ctx, "", tenantName, req)
+}
+
+// StartReplicationStreamAs is StartReplicationStream run by user (the
+// session's user, recorded in the job for SHOW JOBS).
+func (p *Producer) StartReplicationStreamAs(ctx context.Context, user, tenantName string, req []byte) ([]byte, error) {
 	r, err := DecodeStartRequest(req)
 	if err != nil {
 		return nil, pgerror.WithCandidateCode(err, pgcode.InvalidParameterValue)
 	}
-	spec, err := p.startStream(ctx, tenantName, r)
+	spec, err := p.startStream(ctx, user, tenantName, r)
 	if err != nil {
 		return nil, err
 	}
 	return spec.Encode(), nil
 }
 
-func (p *Producer) startStream(ctx context.Context, tenantName string, r StartRequest) (StreamSpec, error) {
+func (p *Producer) startStream(ctx context.Context, user, tenantName string, r StartRequest) (StreamSpec, error) {
 	rec, err := p.cfg.Records.GetByName(ctx, nil, tenantName)
 	if err != nil {
 		return StreamSpec{}, err
@@ -188,6 +194,7 @@ func (p *Producer) startStream(ctx context.Context, tenantName string, r StartRe
 		ExpirationWindow: p.cfg.ExpirationWindow,
 		ExpiresAt:        now.Add(p.cfg.ExpirationWindow).UnixNano(),
 		Status:           ProducerRunning,
+		User:             user,
 	}
 	if err := p.createJob(ctx, job); err != nil {
 		if kv.IsBelowGCThreshold(err) && !r.ResumeTime.IsEmpty() {
@@ -239,6 +246,7 @@ func (p *Producer) createJob(ctx context.Context, job *ProducerJob) error {
 		}
 		job.ID = id
 		job.PTSID = p.ptsID(id)
+		job.touch(p.cfg.Now().UnixNano(), false)
 		return putJSON(txn, jobKey(keyProducer, id), job)
 	})
 	if err != nil {
@@ -314,6 +322,7 @@ func (p *Producer) updateJob(ctx context.Context, id int64, fn func(*ProducerJob
 		if err := fn(&j); err != nil {
 			return err
 		}
+		j.touch(p.cfg.Now().UnixNano(), j.Status == ProducerFailed || j.Status == ProducerExpired)
 		return putJSON(txn, jobKey(keyProducer, id), &j)
 	})
 }

@@ -315,11 +315,15 @@ func TestPGSourceVersionMismatchPauses(t *testing.T) {
 	if paused.Load() != 1 {
 		t.Fatalf("Paused hook called %d times", paused.Load())
 	}
-	// The last error is the source's refusal, naming both versions.
+	// The last error is the source's refusal, naming both versions; SHOW
+	// JOBS shows the job paused with it.
 	for _, want := range []string{"25.2", "25.1"} {
 		if !strings.Contains(rec.Machine.LastError, want) {
 			t.Fatalf("last error does not name version %s: %s", want, rec.Machine.LastError)
 		}
+	}
+	if ji := ConsumerJobInfo(rec); ji.Status != JobStatusPaused || ji.Error != rec.Machine.LastError {
+		t.Fatalf("SHOW JOBS of the paused job: %+v", ji)
 	}
 }
 

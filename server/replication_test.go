@@ -74,6 +74,8 @@ import (
 //	                                 Node.Shutdown (drain first, as SIGINT
 //	                                 does), printing whether the drain ended
 //	                                 well before its timeout
+//	stop cluster=                    stop the node at once (Node.Close) for
+//	                                 the rest of the scenario
 //	producer-streams [cluster=primary]
 //	                                 how many partition streams run now
 //
@@ -292,6 +294,17 @@ func (r *replHarness) run(t *testing.T, d *datadriven.TestData) string {
 		return r.logicalBytes(t, r.arg(d, "cluster", "standby"), r.arg(d, "vc", "main"), r.arg(d, "max", ""))
 	case "restart":
 		return r.restart(t, r.arg(d, "cluster", ""), d.HasArg("graceful"))
+	case "stop":
+		c := r.cluster(t, r.arg(d, "cluster", ""))
+		for key, conn := range r.conns {
+			if strings.HasPrefix(key, c.name+"/") {
+				_ = conn.Close(context.Background())
+				delete(r.conns, key)
+			}
+		}
+		c.node.Close()
+		c.node = nil
+		return ""
 	case "producer-streams":
 		return fmt.Sprintf("%d\n", r.cluster(t, r.arg(d, "cluster", "primary")).node.Host().Producer().ActiveStreams())
 	}

@@ -256,7 +256,7 @@ func (s *Session) execReplicationBuiltin(ctx context.Context, prep *Prepared, ar
 	switch call.fn.name {
 	case "start_replication_stream":
 		var b []byte
-		b, err = p.StartReplicationStream(stmtCtx, string(tree.MustBeDString(vals[0])), []byte(tree.MustBeDBytes(vals[1])))
+		b, err = p.StartReplicationStreamAs(stmtCtx, s.data.user, string(tree.MustBeDString(vals[0])), []byte(tree.MustBeDBytes(vals[1])))
 		out = tree.NewDBytes(tree.DBytes(b))
 	case "replication_stream_heartbeat":
 		var b []byte

@@ -187,6 +187,7 @@ func (s *Session) execCreateFromReplication(ctx context.Context, h *Host, prep *
 	if _, err := h.consumer.Create(ctx, replication.CreateRequest{
 		TenantName: spec.name, SourceTenantName: srcName, SourceURI: uri,
 		Retention: opts.retention, ReadOnly: opts.reader,
+		Description: redactedStatement(prep.AST), User: s.data.user,
 	}); err != nil {
 		return nil, err
 	}
@@ -337,6 +338,7 @@ func (s *Session) execStartReplication(ctx context.Context, h *Host, rec *tenant
 	if _, err := h.consumer.StartFailback(ctx, replication.FailbackRequest{
 		TenantName: rec.Name, SourceTenantName: srcName, SourceURI: uri,
 		Retention: opts.retention, ReadOnly: opts.reader,
+		Description: redactedStatement(t), User: s.data.user,
 	}); err != nil {
 		return nil, err
 	}

@@ -97,6 +97,8 @@ func (d *ddl) execShow(ctx context.Context, stmt tree.Statement) ([]tree.Datums,
 		return d.execShowTenant(ctx, t)
 	case *tree.ShowFingerprints:
 		return d.execShowFingerprints(ctx, t)
+	case *tree.ShowJobs:
+		return d.execShowJobs(ctx, t)
 	case *tree.ShowGrants:
 		return d.execShowGrants(ctx, t)
 	case *tree.ShowRoleGrants:

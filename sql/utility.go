@@ -23,7 +23,8 @@ func isShow(stmt tree.Statement) bool {
 	case *tree.ShowDatabases, *tree.ShowTables, *tree.ShowColumns, *tree.ShowCreate,
 		*tree.ShowIndexes, *tree.ShowSchemas, *tree.ShowUsers, *tree.ShowRoles, *tree.ShowClusterSetting,
 		*tree.ShowSessions, *tree.ShowTenant, *tree.ShowFingerprints, *tree.ShowGrants, *tree.ShowRoleGrants,
-		*tree.ShowExternalConnections, *tree.ShowClusterSettingList, *tree.ShowTenantClusterSetting:
+		*tree.ShowExternalConnections, *tree.ShowClusterSettingList, *tree.ShowTenantClusterSetting,
+		*tree.ShowJobs:
 		return true
 	}
 	return false
@@ -68,6 +69,8 @@ func utilityColumns(stmt tree.Statement) []resultColumn {
 		return showTenantColumns(t)
 	case *tree.ShowFingerprints:
 		return fingerprintColumns
+	case *tree.ShowJobs:
+		return showJobsColumns
 	case *tree.AlterTenantReplication:
 		if t.Cutover != nil {
 			return failoverTimeColumns
