@@ -81,7 +81,9 @@ type ConsumerHooks struct {
 	// ready/shared (the server then starts its SQL service).
 	ReaderActivated func(ctx context.Context, readerID tenant.ID)
 	// DropReader drops a read-only VC; called after a failover to a past
-	// time (CONTRACT §4: the reader is dropped; after LATEST it stays).
+	// time (CONTRACT §4: the reader is dropped; after LATEST it stays),
+	// once for every live VC that reads the failed-over VC, whichever job
+	// created it.
 	DropReader func(ctx context.Context, readerID tenant.ID) error
 	// Paused is told that a job paused by itself (a version mismatch, or
 	// the retries of a failing stream ran out) and why, so that the

@@ -121,9 +121,10 @@
 // # Hooks
 //
 // ConsumerHooks.ReaderActivated (a read-only VC became ready/shared: start
-// its service) and DropReader (a failover to a past time, called before
-// the activation so that the promoted VC never shows ready beside its
-// reader) run synchronously in the job goroutine; whoever implements them
+// its service) and DropReader (a failover to a past time, called for
+// every live VC whose record reads the failed-over VC, including one left
+// over from an earlier stream, before the activation so that the promoted
+// VC never shows ready beside its reader) run synchronously in the job goroutine; whoever implements them
 // must not wait, while they run, for anything that waits for the job (the
 // SQL layer never holds its Host lock while it waits for a job).
 //

@@ -20,8 +20,10 @@ import (
 //     keeps failover to LATEST in the milliseconds.
 //  2. Create the retention producer job on the promoted VC (protection at
 //     t, so that the old primary can fail back without a full copy).
-//  3. Drop the read-only VC after a failover to a past time (it stays,
-//     frozen, after LATEST), so that it is gone once the VC is ready.
+//  3. Drop the read-only VCs after a failover to a past time (they stay,
+//     frozen, after LATEST), so that they are gone once the VC is ready:
+//     every VC that reads this one, including a reader left over from an
+//     earlier stream into the same VC, which this job did not create.
 //  4. Activate, in one transaction with the job's completion: data state
 //     ready, service none, no consumer job, and the prior replication
 //     details {source cluster, source VC, activation time t}; then
@@ -123,6 +125,30 @@ func (j *consumerJob) revertServing(ctx context.Context, to kv.Timestamp) error 
 	}
 }
 
+// readersToDrop returns the read-only VCs a failover to a past time drops:
+// every live VC that reads this job's VC, not only the one this job
+// created. A reader outlives the job that made it (it stays, frozen, after
+// a failover to LATEST), and a later job replicating into the same VC (a
+// failback) never records it; its data would still be from the abandoned
+// timeline once this VC is reverted.
+func (j *consumerJob) readersToDrop(ctx context.Context) ([]tenant.ID, error) {
+	recs, err := j.c.cfg.Records.List(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	var ids []tenant.ID
+	for _, r := range recs {
+		if r.ReadFrom != j.rec.TenantID || r.ID == j.rec.TenantID {
+			continue
+		}
+		if r.DataState == tenant.DataStateDropping || r.DataState == tenant.DataStateDropped {
+			continue
+		}
+		ids = append(ids, r.ID)
+	}
+	return ids, nil
+}
+
 // errRevertInterrupted ends a revert that a user request made pointless.
 var errRevertInterrupted = errors.New("replication: revert interrupted")
 
@@ -182,12 +208,18 @@ func (j *consumerJob) failoverOnce(ctx context.Context) error {
 			return err
 		}
 	}
-	if j.rec.ReaderTenantID != 0 && !j.rec.FailoverLatest && j.c.cfg.Hooks.DropReader != nil {
+	if !j.rec.FailoverLatest && j.c.cfg.Hooks.DropReader != nil {
 		// Before the activation, so that once the VC shows ready the
 		// read-only VC is gone (dropping is idempotent; a restart does it
 		// again).
-		if err := j.c.cfg.Hooks.DropReader(ctx, j.rec.ReaderTenantID); err != nil {
+		readers, err := j.readersToDrop(ctx)
+		if err != nil {
 			return err
+		}
+		for _, id := range readers {
+			if err := j.c.cfg.Hooks.DropReader(ctx, id); err != nil {
+				return err
+			}
 		}
 	}
 	old := *j.rec
